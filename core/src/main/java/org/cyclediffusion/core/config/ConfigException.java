@@ -1,0 +1,16 @@
+package org.cyclediffusion.core.config;
+
+import org.cyclediffusion.core.CycleDiffusionException;
+
+/** A model file or config that is missing, malformed or asks for something we do not implement. */
+public class ConfigException extends CycleDiffusionException {
+    private static final long serialVersionUID = 1L;
+
+    public ConfigException(String message) {
+        super(message);
+    }
+
+    public ConfigException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

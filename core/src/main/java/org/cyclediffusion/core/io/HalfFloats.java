@@ -1,0 +1,70 @@
+package org.cyclediffusion.core.io;
+
+/** IEEE half and bfloat16 conversions (Java 17 has neither). */
+public final class HalfFloats {
+    private HalfFloats() {
+    }
+
+    public static float bfloat16ToFloat(short bits) {
+        return Float.intBitsToFloat((bits & 0xffff) << 16);
+    }
+
+    /** Round-to-nearest-even truncation of float32 to bfloat16 bits. */
+    public static short floatToBfloat16(float f) {
+        int x = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) {
+            return (short) ((x >>> 16) | 0x40);
+        }
+        int rounding = 0x7fff + ((x >>> 16) & 1);
+        return (short) ((x + rounding) >>> 16);
+    }
+
+    public static float halfToFloat(short h) {
+        int bits = h & 0xffff;
+        int sign = (bits & 0x8000) << 16;
+        int exp = (bits >>> 10) & 0x1f;
+        int mant = bits & 0x3ff;
+        if (exp == 0x1f) {
+            return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
+        }
+        if (exp == 0) {
+            if (mant == 0) {
+                return Float.intBitsToFloat(sign);
+            }
+            // Subnormal half: value = mant * 2^-24.
+            float v = mant * 0x1p-24f;
+            return sign != 0 ? -v : v;
+        }
+        return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
+    }
+
+    /** float32 to IEEE half with round-to-nearest-even, as torch's {@code .half()}. */
+    public static short floatToHalf(float f) {
+        int x = Float.floatToRawIntBits(f);
+        int sign = (x >>> 16) & 0x8000;
+        int abs = x & 0x7fffffff;
+        if (abs >= 0x7f800000) {
+            return (short) (sign | 0x7c00 | (abs > 0x7f800000 ? 0x200 : 0));
+        }
+        if (abs >= 0x477ff000) { // rounds to >= 65520: overflow to infinity
+            return (short) (sign | 0x7c00);
+        }
+        if (abs < 0x38800000) { // below the smallest normal half: subnormal or zero
+            float v = Float.intBitsToFloat(abs) * 0x1p24f; // in units of 2^-24
+            int m = Math.round(v);
+            // Math.round rounds half up; fix ties to even.
+            if (Math.abs(v - (int) v - 0.5f) == 0f && (m & 1) == 1) {
+                m -= 1;
+            }
+            return (short) (sign | m);
+        }
+        int exp = ((abs >>> 23) - 112) << 10;
+        int mant = abs & 0x7fffff;
+        int half = exp | (mant >>> 13);
+        int rem = mant & 0x1fff;
+        if (rem > 0x1000 || (rem == 0x1000 && (half & 1) == 1)) {
+            half++;
+        }
+        return (short) (sign | half);
+    }
+}

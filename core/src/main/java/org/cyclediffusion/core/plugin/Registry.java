@@ -1,0 +1,109 @@
+package org.cyclediffusion.core.plugin;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import com.google.inject.Key;
+import com.google.inject.TypeLiteral;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.ServiceLoader;
+import java.util.TreeMap;
+import org.cyclediffusion.core.config.ConfigException;
+import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.spi.BackendProvider;
+import org.cyclediffusion.core.spi.SafetyCheckerProvider;
+import org.cyclediffusion.core.spi.Scheduler;
+import org.cyclediffusion.core.spi.SchedulerProvider;
+
+/**
+ * What the class path offers: every {@link CycleDiffusionPlugin} found with {@link ServiceLoader},
+ * assembled into one Guice injector. An unknown name fails with the list of known ones.
+ */
+public final class Registry {
+    private final Map<String, BackendProvider> backends;
+    private final Map<String, SchedulerProvider> schedulers;
+    private final Optional<SafetyCheckerProvider> safety;
+
+    private Registry(Injector injector) {
+        this.backends = new TreeMap<>(injector.getInstance(Key.get(new TypeLiteral<Map<String, BackendProvider>>() { })));
+        this.schedulers = new TreeMap<>(injector.getInstance(Key.get(new TypeLiteral<Map<String, SchedulerProvider>>() { })));
+        this.safety = injector.getInstance(Key.get(new TypeLiteral<Optional<SafetyCheckerProvider>>() { }));
+    }
+
+    /** Discovers the plug-ins visible to this class's loader. */
+    public static Registry discover() {
+        return discover(Registry.class.getClassLoader());
+    }
+
+    public static Registry discover(ClassLoader loader) {
+        List<com.google.inject.Module> modules = new ArrayList<>();
+        // The binders exist even when no plug-in contributes, so the maps are empty rather than missing.
+        modules.add(new AbstractModule() {
+            @Override
+            protected void configure() {
+                Plugins.backends(binder());
+                Plugins.schedulers(binder());
+                Plugins.safetyChecker(binder());
+            }
+        });
+        for (CycleDiffusionPlugin p : ServiceLoader.load(CycleDiffusionPlugin.class, loader)) {
+            modules.add(p);
+        }
+        return new Registry(Guice.createInjector(modules));
+    }
+
+    public Map<String, BackendProvider> backends() {
+        return backends;
+    }
+
+    public Map<String, SchedulerProvider> schedulers() {
+        return schedulers;
+    }
+
+    public Optional<SafetyCheckerProvider> safetyChecker() {
+        return safety;
+    }
+
+    public BackendProvider backend(String name) {
+        BackendProvider b = backends.get(name);
+        if (b == null) {
+            throw new ConfigException("unknown backend '" + name + "'; known: " + backends.keySet()
+                    + (backends.isEmpty() ? " (add a backend artifact such as cyclediffusion-backend-onnx to the class path)" : ""));
+        }
+        return b;
+    }
+
+    /** The first backend (by name) whose files are in the folder. */
+    public BackendProvider backendFor(ModelFolder folder) {
+        for (BackendProvider b : backends.values()) {
+            if (b.canOpen(folder)) {
+                return b;
+            }
+        }
+        throw new ConfigException(folder + ": no backend recognises this model folder (known backends: " + backends.keySet()
+                + "; onnx needs unet/model.onnx, libtorch needs unet/diffusion_pytorch_model.safetensors)");
+    }
+
+    /** The scheduler named by {@code _class_name} in the config. */
+    public Scheduler scheduler(JsonConfig config) {
+        String name = config.getString("_class_name", null);
+        if (name == null) {
+            throw new ConfigException(config.source() + ": no _class_name (expected the scheduler class, e.g. DDIMScheduler)");
+        }
+        SchedulerProvider p = schedulers.get(name);
+        if (p == null) {
+            throw new ConfigException(config.source() + ": _class_name '" + name + "' has no scheduler on the class path; known: "
+                    + schedulers.keySet());
+        }
+        return p.create(config);
+    }
+
+    /** The scheduler of a model folder, {@code scheduler/scheduler_config.json}. */
+    public Scheduler scheduler(ModelFolder folder) {
+        return scheduler(folder.config("scheduler", "scheduler_config.json"));
+    }
+}

@@ -1,0 +1,32 @@
+package org.cyclediffusion.core.spi;
+
+import java.util.List;
+import org.cyclediffusion.core.config.ModelFolder;
+
+/**
+ * A backend, discovered with {@link java.util.ServiceLoader} (through its plug-in's Guice module).
+ *
+ * <p>Discovery must stay cheap: constructing a provider, {@link #name()}, {@link #devices()} and
+ * {@link #canOpen(ModelFolder)} never load native libraries; {@link #open} does the heavy work.
+ */
+public interface BackendProvider {
+    /** Short name users type: {@code onnx}, {@code libtorch}. */
+    String name();
+
+    /** Device types this build can run on (what is on the class path), e.g. {@code [cpu]} or {@code [cpu, cuda]}. */
+    List<String> devices();
+
+    /** Whether the folder holds weights in this backend's format (file checks only). */
+    boolean canOpen(ModelFolder folder);
+
+    /** Default precision for a device (fp16 on CUDA, fp32 on CPU for most backends). */
+    default DType defaultDType(Device device) {
+        return device.isCuda() ? DType.FLOAT16 : DType.FLOAT32;
+    }
+
+    /**
+     * Loads the networks of a model folder. Exception-safe: what was opened before a failure is
+     * closed before the exception leaves.
+     */
+    Models open(ModelFolder folder, Device device, DType dtype);
+}
