@@ -54,6 +54,15 @@ public final class SafetyScoring {
      * after it and for every concept.
      */
     public SafetyVerdict score(float[] specialCos, float[] conceptCos) {
+        ExactScores e = exactScores(specialCos, conceptCos);
+        return new SafetyVerdict(e.nsfw(), toFloats(e.special()), toFloats(e.concept()));
+    }
+
+    /** The scores as the float64 values diffusers computes (and its pipeline reports), with the final adjustment. */
+    record ExactScores(double[] special, double[] concept, double adjustment, boolean nsfw) {
+    }
+
+    ExactScores exactScores(float[] specialCos, float[] conceptCos) {
         float[] specialThresholds = concepts.specialCareThresholds();
         float[] conceptThresholds = concepts.conceptThresholds();
         if (specialCos.length != specialThresholds.length || conceptCos.length != conceptThresholds.length) {
@@ -61,22 +70,28 @@ public final class SafetyScoring {
                     + " concept cosines, found " + specialCos.length + " and " + conceptCos.length);
         }
         double adjustment = 0.0;
-        float[] specialScores = new float[specialCos.length];
+        double[] specialScores = new double[specialCos.length];
         for (int k = 0; k < specialCos.length; k++) {
-            double s = round3((double) specialCos[k] - (double) specialThresholds[k] + adjustment);
-            specialScores[k] = (float) s;
-            if (s > 0) {
+            specialScores[k] = round3((double) specialCos[k] - (double) specialThresholds[k] + adjustment);
+            if (specialScores[k] > 0) {
                 adjustment = SPECIAL_CARE_ADJUSTMENT;
             }
         }
         boolean nsfw = false;
-        float[] conceptScores = new float[conceptCos.length];
+        double[] conceptScores = new double[conceptCos.length];
         for (int k = 0; k < conceptCos.length; k++) {
-            double s = round3((double) conceptCos[k] - (double) conceptThresholds[k] + adjustment);
-            conceptScores[k] = (float) s;
-            nsfw |= s > 0;
+            conceptScores[k] = round3((double) conceptCos[k] - (double) conceptThresholds[k] + adjustment);
+            nsfw |= conceptScores[k] > 0;
         }
-        return new SafetyVerdict(nsfw, specialScores, conceptScores);
+        return new ExactScores(specialScores, conceptScores, adjustment, nsfw);
+    }
+
+    private static float[] toFloats(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) {
+            f[i] = (float) d[i];
+        }
+        return f;
     }
 
     /** numpy's {@code round(x, 3)} for a float64: multiply by 10**3, round half to even, divide. */

@@ -47,6 +47,14 @@ class SafetyScoringTest {
         return out;
     }
 
+    private static double[] doubles(JsonNode array) {
+        double[] out = new double[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = array.get(i).doubleValue();
+        }
+        return out;
+    }
+
     @ParameterizedTest
     @MethodSource("tinySdCycles")
     void reproducesCosinesScoresAndFlagsOfCycleGoldens(String name) {
@@ -67,6 +75,11 @@ class SafetyScoringTest {
             FloatTensor goldenConcept = g.f32("safety_concept_cos");
             for (int i = 0; i < fromEmbeds.size(); i++) {
                 SafetyVerdict fromCos = s.score(goldenSpecial.row(i).data(), goldenConcept.row(i).data());
+                // The float64 values themselves equal the pipeline's reported scores (numpy 1.24 promotes to float64).
+                SafetyScoring.ExactScores exact = s.exactScores(goldenSpecial.row(i).data(), goldenConcept.row(i).data());
+                assertArrayEquals(doubles(scores.get(i).get("special_scores")), exact.special(), 0.0, name + " image " + i + " special (float64)");
+                assertArrayEquals(doubles(scores.get(i).get("concept_scores")), exact.concept(), 0.0, name + " image " + i + " concept (float64)");
+                assertEquals(scores.get(i).get("adjustment").doubleValue(), exact.adjustment(), 0.0, name + " image " + i + " adjustment");
                 for (SafetyVerdict v : List.of(fromEmbeds.get(i), fromCos)) {
                     assertEquals(flags.get(i).booleanValue(), v.nsfw(), name + " image " + i + " nsfw");
                     assertArrayEquals(floats(scores.get(i).get("special_scores")), v.specialScores(), name + " image " + i + " special_scores");
