@@ -51,6 +51,8 @@ import org.w3c.dom.Node;
  */
 public final class ImageFiles {
     private static final String PNG_FORMAT = "javax_imageio_png_1.0";
+    /** PIL.Image.MAX_IMAGE_PIXELS is 1024 · 1024 · 1024 / 4 / 3; above twice that, open() raises DecompressionBombError. */
+    static final long MAX_PIXELS = 2L * (1024 * 1024 * 1024 / 4 / 3);
 
     private ImageFiles() {
     }
@@ -106,6 +108,7 @@ public final class ImageFiles {
     }
 
     private static RgbImage decodePng(Path path, ImageReader reader) throws IOException {
+        checkSize(path, reader);
         IIOMetadata metadata = reader.getImageMetadata(0);
         Node root = metadata.getAsTree(PNG_FORMAT);
         Node ihdr = child(root, "IHDR");
@@ -115,45 +118,65 @@ public final class ImageFiles {
         String colorType = attr(ihdr, "colorType");
         int bitDepth = Integer.parseInt(attr(ihdr, "bitDepth"));
         BufferedImage image = reader.read(0);
-        Raster raster = image.getRaster();
-        int w = raster.getWidth();
-        int h = raster.getHeight();
-        int bands = raster.getNumBands();
-        int[] s = raster.getPixels(0, 0, w, h, (int[]) null); // raw samples, no colour model applied
-        byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
+        int bands = image.getRaster().getNumBands();
+        RowConverter convert;
         switch (colorType) {
-            case "Palette": {
+            case "Palette":
                 if (image.getColorModel() instanceof IndexColorModel && bands == 1) {
                     int[] palette = pillowPalette(root);
-                    for (int i = 0; i < w * h; i++) {
-                        int p = palette[s[i] & 0xFF];
-                        rgb[i * 3] = (byte) (p >> 16);
-                        rgb[i * 3 + 1] = (byte) (p >> 8);
-                        rgb[i * 3 + 2] = (byte) p;
-                    }
+                    convert = (s, n, rgb, o) -> {
+                        for (int i = 0; i < n; i++) {
+                            int p = palette[s[i] & 0xFF];
+                            rgb[o + i * 3] = (byte) (p >> 16);
+                            rgb[o + i * 3 + 1] = (byte) (p >> 8);
+                            rgb[o + i * 3 + 2] = (byte) p;
+                        }
+                    };
                 } else {
-                    copyRgb(s, bands, rgb, 8); // a reader that expanded the palette itself
+                    convert = rgbBands(bands, 8); // a reader that expanded the palette itself
                 }
                 break;
-            }
             case "Grayscale":
-            case "GrayAlpha": {
-                for (int i = 0; i < w * h; i++) {
-                    int v = gray(s[i * bands], bitDepth, colorType.equals("GrayAlpha"));
-                    rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = (byte) v;
-                }
+            case "GrayAlpha":
+                boolean withAlpha = colorType.equals("GrayAlpha");
+                convert = (s, n, rgb, o) -> {
+                    for (int i = 0; i < n; i++) {
+                        byte v = (byte) gray(s[i * bands], bitDepth, withAlpha);
+                        rgb[o + i * 3] = v;
+                        rgb[o + i * 3 + 1] = v;
+                        rgb[o + i * 3 + 2] = v;
+                    }
+                };
                 break;
-            }
             case "RGB":
             case "RGBAlpha":
                 if (bands < 3) {
                     throw new CycleDiffusionException("PNG file " + path + ": colour type " + colorType
                             + " decoded to " + bands + " bands, expected at least 3");
                 }
-                copyRgb(s, bands, rgb, bitDepth);
+                convert = rgbBands(bands, bitDepth);
                 break;
             default:
                 throw new CycleDiffusionException("PNG file " + path + " has unsupported colour type " + colorType);
+        }
+        return toRgb(image.getRaster(), convert);
+    }
+
+    /** Converts one row of raw raster samples (no colour model applied) to RGB bytes at {@code offset}. */
+    @FunctionalInterface
+    private interface RowConverter {
+        void convert(int[] samples, int pixels, byte[] rgb, int offset);
+    }
+
+    /** Row by row, so that a large image never needs an int per sample of the whole image. */
+    private static RgbImage toRgb(Raster raster, RowConverter convert) {
+        int w = raster.getWidth();
+        int h = raster.getHeight();
+        byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
+        int[] row = null;
+        for (int y = 0; y < h; y++) {
+            row = raster.getPixels(raster.getMinX(), raster.getMinY() + y, w, 1, row);
+            convert.convert(row, w, rgb, y * w * 3);
         }
         return new RgbImage(w, h, rgb);
     }
@@ -177,14 +200,16 @@ public final class ImageFiles {
         }
     }
 
-    private static void copyRgb(int[] s, int bands, byte[] rgb, int bitDepth) {
-        int shift = bitDepth == 16 ? 8 : 0; // "RGB;16B"/"RGBA;16B": the most significant byte
-        int n = rgb.length / 3;
-        for (int i = 0; i < n; i++) {
-            rgb[i * 3] = (byte) (s[i * bands] >> shift);
-            rgb[i * 3 + 1] = (byte) (s[i * bands + 1] >> shift);
-            rgb[i * 3 + 2] = (byte) (s[i * bands + 2] >> shift);
-        }
+    /** The first three bands; of 16-bit samples the most significant byte ("RGB;16B", "RGBA;16B"). */
+    private static RowConverter rgbBands(int bands, int bitDepth) {
+        int shift = bitDepth == 16 ? 8 : 0;
+        return (s, n, rgb, o) -> {
+            for (int i = 0; i < n; i++) {
+                rgb[o + i * 3] = (byte) (s[i * bands] >> shift);
+                rgb[o + i * 3 + 1] = (byte) (s[i * bands + 1] >> shift);
+                rgb[o + i * 3 + 2] = (byte) (s[i * bands + 2] >> shift);
+            }
+        };
     }
 
     /** 256 entries 0xRRGGBB: the PLTE entries over Pillow's initial gray ramp (ImagingPaletteNew). */
@@ -206,6 +231,7 @@ public final class ImageFiles {
     }
 
     private static RgbImage decodeJpeg(Path path, ImageReader reader) throws IOException {
+        checkSize(path, reader);
         BufferedImage image;
         try {
             image = reader.read(0);
@@ -213,23 +239,32 @@ public final class ImageFiles {
             throw new CycleDiffusionException("cannot decode JPEG file " + path + ": " + e.getMessage()
                     + " (CMYK and YCCK JPEGs are not supported; convert the image to RGB)", e);
         }
-        Raster raster = image.getRaster();
-        int w = raster.getWidth();
-        int h = raster.getHeight();
-        int bands = raster.getNumBands();
-        int[] s = raster.getPixels(0, 0, w, h, (int[]) null);
-        byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
+        int bands = image.getRaster().getNumBands();
         if (bands == 1) {
-            for (int i = 0; i < w * h; i++) {
-                rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = (byte) s[i];
-            }
-        } else if (bands == 3) {
-            copyRgb(s, 3, rgb, 8);
-        } else {
-            throw new CycleDiffusionException("JPEG file " + path + " has " + bands
-                    + " colour components; supported are gray (1) and RGB/YCbCr (3)");
+            return toRgb(image.getRaster(), (s, n, rgb, o) -> {
+                for (int i = 0; i < n; i++) {
+                    rgb[o + i * 3] = rgb[o + i * 3 + 1] = rgb[o + i * 3 + 2] = (byte) s[i];
+                }
+            });
         }
-        return new RgbImage(w, h, rgb);
+        if (bands == 3) {
+            return toRgb(image.getRaster(), rgbBands(3, 8));
+        }
+        throw new CycleDiffusionException("JPEG file " + path + " has " + bands
+                + " colour components; supported are gray (1) and RGB/YCbCr (3)");
+    }
+
+    /**
+     * Pillow's decompression-bomb guard: {@code Image.open} refuses images of more than
+     * 2 × MAX_IMAGE_PIXELS (2 × 89,478,485) pixels; checked from the header, before decoding.
+     */
+    private static void checkSize(Path path, ImageReader reader) throws IOException {
+        long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
+        if (pixels > MAX_PIXELS) {
+            throw new CycleDiffusionException("image file " + path + " is " + reader.getWidth(0) + "x" + reader.getHeight(0)
+                    + " = " + pixels + " pixels, more than the limit of " + MAX_PIXELS
+                    + " (Pillow's decompression-bomb limit); it could be a decompression bomb");
+        }
     }
 
     /**

@@ -201,6 +201,20 @@ class ImageFilesTest {
         assertMessage(() -> ImageFiles.read(truncated), "cannot decode image file " + truncated);
     }
 
+    @Test
+    void decompressionBombIsRefusedBeforeDecoding() throws IOException {
+        // A valid 1x1 PNG whose IHDR then claims 20000 x 20000 (4e8 pixels > Pillow's 2 · 89478485).
+        byte[] png = PngBytes.encode(1, 1, 8, RGB, new int[3], null, null);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(png);
+        b.putInt(16, 20000).putInt(20, 20000);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(png, 12, 17);
+        b.putInt(29, (int) crc.getValue());
+        Path bomb = dir.resolve("bomb.png");
+        Files.write(bomb, png);
+        assertMessage(() -> ImageFiles.read(bomb), bomb + " is 20000x20000 = 400000000 pixels, more than the limit of 178956970");
+    }
+
     private static void assertMessage(org.junit.jupiter.api.function.Executable call, String expectedPart) {
         CycleDiffusionException e = assertThrows(CycleDiffusionException.class, call);
         assertTrue(e.getMessage().contains(expectedPart), "message: " + e.getMessage() + "\nexpected to contain: " + expectedPart);
