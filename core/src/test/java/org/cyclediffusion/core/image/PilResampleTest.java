@@ -8,6 +8,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.stream.Stream;
+import org.cyclediffusion.core.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -105,6 +106,42 @@ class PilResampleTest {
         assertEquals(Integer.parseInt(out[0]), resized.width());
         assertEquals(Integer.parseInt(out[1]), resized.height());
         assertEquals(f[4], sha256(resized.rgb()), reference);
+    }
+
+    /**
+     * The fixture images, {@code Image.open(f).convert("RGB").resize(...)}: CLIP's shortest edge 224
+     * with BICUBIC (what the safety checker does), the VAE's floor-to-8 with LANCZOS (a copy except
+     * for img_e), and an odd LANCZOS size.
+     */
+    static Stream<String> fixtureReferences() {
+        return Stream.of(
+                "img_a_64x64.png 224x224 BICUBIC f8ba4b28359578b9ef5052c0a4c24fd0ba06e1582a4ebffce13d87b1638abe12",
+                "img_a_64x64.png 64x64 LANCZOS 8a332d2308c780ce98a2891d9e0660fd4f32ec4087dab823fe64a42b1f911bd9",
+                "img_a_64x64.png 31x45 LANCZOS 958fe1083effc3f1735a0cd0879dc8002dcbd6ca7546e94bd123da8b15b00571",
+                "img_b_96x64.png 336x224 BICUBIC e8b56b73276ea15fdc1b96a2e2883b7716e248b4284a50fbb005716e37924008",
+                "img_b_96x64.png 96x64 LANCZOS 7a814ff63e8850f515c8a3cae3fbf4db42da6fc3c8a87e6a29e26b12c715ba21",
+                "img_b_96x64.png 31x45 LANCZOS 05d9d20cbfb43a752b7e00dbe8a870b6b685435205a8472b728bd3c2b1e676a7",
+                "img_c_64x64.png 224x224 BICUBIC 88cb9859de4934a627cf55766f3ea0dcf14a94b2c825e8bd431e75c40c7f0c32",
+                "img_c_64x64.png 64x64 LANCZOS 38b9c9baa16085dfa72e2ed90d8fade74dfcaf65fcd68e76c0c49cf606065624",
+                "img_c_64x64.png 31x45 LANCZOS e722a4cea9f153a12bc7d11d17ca1a16b3da488b6e7465b222d0594b706ed27b",
+                "img_d_80x56.png 320x224 BICUBIC f5693e26577f146d9ef61832fcaf249c5e43de22acd163a642b0acd3454acdbe",
+                "img_d_80x56.png 80x56 LANCZOS e87d7d37c7875296c39ab7a563b208caacd87129fffac2b68b0c6f4528ab838f",
+                "img_d_80x56.png 31x45 LANCZOS d2058405eddd1d4d88abec4fc1b6bee6683d357d38ce67fd9ee9bec3226e173f",
+                "img_e_70x60.png 261x224 BICUBIC f5290089dc096272d412729924eee49c678e439bb1f8e5a4ccc479785d233e63",
+                "img_e_70x60.png 64x56 LANCZOS e08f76a5bdf57ee21e60a51eab117eb1fbf67259db23de899edc01edd76abc93",
+                "img_e_70x60.png 31x45 LANCZOS e1b17dfc312728d059da5f82052f73bc694bcb7b6ec888c0523e9dddee2e10bd"
+        );
+    }
+
+    @ParameterizedTest
+    @MethodSource("fixtureReferences")
+    void fixtureImagesMatchPillowBitForBit(String reference) {
+        String[] f = reference.split(" ");
+        String[] out = f[1].split("x");
+        RgbImage src = ImageFiles.read(Fixtures.image(f[0]));
+        RgbImage resized = PilResample.resize(src, Integer.parseInt(out[0]), Integer.parseInt(out[1]),
+                PilResample.Filter.valueOf(f[2]));
+        assertEquals(f[3], sha256(resized.rgb()), reference);
     }
 
     @Test
