@@ -38,10 +38,12 @@ class PlanValidationTest {
                 Arguments.of("guidanceScale = Infinity", (UnaryOperator<EditRequest.Builder>) b -> b.guidanceScale(Double.POSITIVE_INFINITY)),
                 Arguments.of("prompt: 2 given, expected 1", (UnaryOperator<EditRequest.Builder>) b -> b.prompt("a", "b").sourcePrompt("x", "y", "z")),
                 Arguments.of("image: 2 given, expected 1 (used for every row) or 3",
-                        (UnaryOperator<EditRequest.Builder>) b -> b.prompt("b", "c").sourcePrompt("s").image(CycleDiffusionPipelineTest.image(64, 64, 2))
-                                .image(CycleDiffusionPipelineTest.image(64, 64, 3))),
-                Arguments.of("imageTensor: expected", (UnaryOperator<EditRequest.Builder>) b -> b.imageTensor(FloatTensor.zeros(3, 8, 8))),
-                Arguments.of("promptEmbeds: expected", (UnaryOperator<EditRequest.Builder>) b -> b.promptEmbeds(FloatTensor.zeros(77, 8))));
+                        (UnaryOperator<EditRequest.Builder>) b -> b.prompt("b", "c", "d").sourcePrompt("s").image(CycleDiffusionPipelineTest.image(64, 64, 2),
+                                CycleDiffusionPipelineTest.image(64, 64, 3))),
+                Arguments.of("imageTensor: expected", (UnaryOperator<EditRequest.Builder>) b -> b.image().imageTensor(FloatTensor.zeros(3, 8, 8))),
+                Arguments.of("give either images or imageTensor", (UnaryOperator<EditRequest.Builder>) b -> b.imageTensor(FloatTensor.zeros(1, 3, 64, 64))),
+                Arguments.of("give either prompts or promptEmbeds", (UnaryOperator<EditRequest.Builder>) b -> b.promptEmbeds(FloatTensor.zeros(1, 77, 8))),
+                Arguments.of("promptEmbeds: expected", (UnaryOperator<EditRequest.Builder>) b -> b.prompt().promptEmbeds(FloatTensor.zeros(77, 8))));
     }
 
     private static CycleDiffusionPipeline pipeline(FakeModels models, java.util.function.Supplier<Scheduler> s) {
