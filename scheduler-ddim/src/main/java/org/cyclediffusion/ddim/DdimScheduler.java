@@ -103,6 +103,7 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
      */
     public int prevTimestep(int timestep) {
         requireTimesteps();
+        alphaCumprod(timestep); // range check
         return timestep - config.numTrainTimesteps() / numInferenceSteps;
     }
 

@@ -39,7 +39,14 @@ public enum TimestepSpacing {
             return out;
         }
     },
-    /** {@code round(np.arange(T, 0, −T/n)) − 1}; ignores {@code steps_offset}. */
+    /**
+     * {@code round(np.arange(T, 0, −T/n)) − 1}; ignores {@code steps_offset}.
+     *
+     * <p>Deliberate difference: numpy computes the length as {@code ceil(T/(T/n))}, which rounding
+     * makes n + 1 for some n (62 of the counts 1…1000 with T = 1000, the first being 61); diffusers
+     * then runs an extra step at timestep −1, which torch reads as ᾱ of the last timestep. We keep
+     * the first n timesteps, which are diffusers' own.
+     */
     TRAILING {
         @Override
         int[] timesteps(int numTrainTimesteps, int n, int stepsOffset) {
@@ -47,7 +54,8 @@ public enum TimestepSpacing {
             // buffer[1] = start + step, then buffer[i] = start + i·(buffer[1] − buffer[0]).
             double step = -((double) numTrainTimesteps / n);
             double start = numTrainTimesteps;
-            int length = (int) Math.max(0, Math.ceil((0.0 - numTrainTimesteps) / step));
+            int numpyLength = (int) Math.max(0, Math.ceil((0.0 - numTrainTimesteps) / step));
+            int length = Math.min(numpyLength, n);
             double delta = (start + step) - start;
             int[] out = new int[length];
             for (int i = 0; i < length; i++) {
