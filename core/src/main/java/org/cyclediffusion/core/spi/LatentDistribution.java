@@ -2,6 +2,7 @@ package org.cyclediffusion.core.spi;
 
 import org.cyclediffusion.core.random.NoiseSource;
 import org.cyclediffusion.core.tensor.FloatTensor;
+import org.cyclediffusion.core.tensor.TorchMath;
 
 /**
  * The VAE posterior, diffusers' {@code DiagonalGaussianDistribution}: mean and log-variance, the
@@ -31,12 +32,12 @@ public record LatentDistribution(FloatTensor mean, FloatTensor logvar) {
         return new LatentDistribution(new FloatTensor(mean, b, c, s[2], s[3]), new FloatTensor(logvar, b, c, s[2], s[3]));
     }
 
-    /** {@code exp(0.5 * logvar)}. */
+    /** {@code exp(0.5 * logvar)}, with torch's float32 exp so that seeds reproduce diffusers' latents bit for bit. */
     public FloatTensor std() {
         float[] lv = logvar.data();
         float[] out = new float[lv.length];
         for (int i = 0; i < lv.length; i++) {
-            out[i] = (float) Math.exp(0.5f * lv[i]);
+            out[i] = TorchMath.exp(0.5f * lv[i]);
         }
         return new FloatTensor(out, logvar.shape());
     }
