@@ -1,8 +1,8 @@
 package org.cyclediffusion.safety;
 
-import java.util.ArrayList;
 import java.util.List;
 import org.cyclediffusion.core.image.RgbImage;
+import org.cyclediffusion.core.image.VaeImageProcessor;
 import org.cyclediffusion.core.tensor.FloatTensor;
 
 /**
@@ -10,6 +10,9 @@ import org.cyclediffusion.core.tensor.FloatTensor;
  * is given in diffusers v0.23.0.
  */
 final class DecodedImages {
+    /** Post-processing does not depend on the VAE's scale factor. */
+    private static final VaeImageProcessor POSTPROCESS = new VaeImageProcessor(8);
+
     private DecodedImages() {
     }
 
@@ -20,25 +23,8 @@ final class DecodedImages {
      * (float32 multiply, round half to even). A NaN becomes 0, as the float-to-uint8 cast does on x86.
      */
     static List<RgbImage> toPil(FloatTensor decoded) {
-        int[] s = requireNchw(decoded);
-        int b = s[0];
-        int h = s[2];
-        int w = s[3];
-        int hw = h * w;
-        float[] d = decoded.data();
-        List<RgbImage> out = new ArrayList<>(b);
-        for (int i = 0; i < b; i++) {
-            byte[] rgb = new byte[3 * hw];
-            int base = i * 3 * hw;
-            for (int c = 0; c < 3; c++) {
-                for (int p = 0; p < hw; p++) {
-                    float v = denormalize(d[base + c * hw + p]);
-                    rgb[p * 3 + c] = (byte) (int) Math.rint(v * 255f);
-                }
-            }
-            out.add(new RgbImage(w, h, rgb));
-        }
-        return out;
+        requireNchw(decoded);
+        return POSTPROCESS.toRgbImages(POSTPROCESS.postprocessNp(decoded));
     }
 
     /**
@@ -46,25 +32,8 @@ final class DecodedImages {
      * ONNX pipeline passes {@code np.clip(image / 2 + 0.5, 0, 1)} transposed to NHWC.
      */
     static FloatTensor toUnitNhwc(FloatTensor decoded, int i) {
-        int[] s = requireNchw(decoded);
-        int h = s[2];
-        int w = s[3];
-        int hw = h * w;
-        float[] d = decoded.data();
-        float[] out = new float[3 * hw];
-        int base = i * 3 * hw;
-        for (int c = 0; c < 3; c++) {
-            for (int p = 0; p < hw; p++) {
-                out[p * 3 + c] = denormalize(d[base + c * hw + p]);
-            }
-        }
-        return new FloatTensor(out, 1, h, w, 3);
-    }
-
-    /** {@code (x / 2 + 0.5).clamp(0, 1)} in float32; NaN stays NaN, as torch's clamp keeps it. */
-    private static float denormalize(float x) {
-        float v = x / 2f + 0.5f;
-        return v < 0f ? 0f : v > 1f ? 1f : v;
+        requireNchw(decoded);
+        return POSTPROCESS.postprocessNp(decoded.row(i));
     }
 
     private static int[] requireNchw(FloatTensor decoded) {
