@@ -249,16 +249,16 @@ public final class SafetensorsFile implements AutoCloseable {
         long[] shape = new long[sh.size()];
         long numel = 1;
         for (int i = 0; i < shape.length; i++) {
-            shape[i] = nonNegativeLong(sh.get(i), where, "shape " + abbreviate(sh));
-            numel = multiply(numel, shape[i], where, "shape " + sh);
+            shape[i] = nonNegativeLong(sh.get(i), where, "shape", sh);
+            numel = multiply(numel, shape[i], where, sh, dtype);
         }
-        long nbytes = multiply(numel, dtype.bytes(), where, "shape " + sh + " of " + dtype);
+        long nbytes = multiply(numel, dtype.bytes(), where, sh, dtype);
         JsonNode off = v.get("data_offsets");
         if (!off.isArray() || off.size() != 2) {
             throw new ConfigException(where + ": data_offsets must be a pair [begin, end], found " + abbreviate(off));
         }
-        long begin = nonNegativeLong(off.get(0), where, "data_offsets " + off);
-        long end = nonNegativeLong(off.get(1), where, "data_offsets " + off);
+        long begin = nonNegativeLong(off.get(0), where, "data_offsets", off);
+        long end = nonNegativeLong(off.get(1), where, "data_offsets", off);
         if (end < begin) {
             throw new ConfigException(where + ": data_offsets " + off + " end before they begin");
         }
@@ -304,19 +304,21 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    private static long nonNegativeLong(JsonNode n, String where, String what) {
+    // Messages are built only on failure: a UNet header has thousands of numbers to check.
+    private static long nonNegativeLong(JsonNode n, String where, String field, JsonNode whole) {
         if (n == null || !n.isIntegralNumber() || !n.canConvertToLong() || n.longValue() < 0) {
-            throw new ConfigException(where + ": " + what + " must hold non-negative integers, found " + n);
+            throw new ConfigException(where + ": " + field + " " + abbreviate(whole) + " must hold non-negative integers, found " + n);
         }
         return n.longValue();
     }
 
-    private static long multiply(long a, long b, String where, String what) {
-        try {
-            return Math.multiplyExact(a, b);
-        } catch (ArithmeticException e) {
-            throw new ConfigException(where + ": " + what + " overflows a 64-bit byte count");
+    private static long multiply(long a, long b, String where, JsonNode shape, SafetensorsDType dtype) {
+        long hi = Math.multiplyHigh(a, b);
+        long lo = a * b;
+        if (hi != 0 || lo < 0) { // operands are non-negative
+            throw new ConfigException(where + ": shape " + abbreviate(shape) + " of " + dtype + " overflows a 64-bit byte count");
         }
+        return lo;
     }
 
     private static String abbreviate(JsonNode n) {
