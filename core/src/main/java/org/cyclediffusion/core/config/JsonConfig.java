@@ -1,9 +1,15 @@
 package org.cyclediffusion.core.config;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -18,9 +24,17 @@ import java.util.Set;
  * A diffusers/transformers JSON config (the constructor's arguments saved as JSON), read with
  * typed accessors that take diffusers' defaults. Keys read are remembered so that
  * {@link #warnUnknownKeys} can name, with the file, every key nobody asked for.
+ *
+ * <p>As in diffusers' {@code ConfigMixin}, a key that is absent or {@code null} takes the default
+ * (configs write {@code "num_attention_heads": null} to mean "not set"), while a key present with
+ * the wrong type is an error naming the file, the key and the value found.
  */
 public final class JsonConfig {
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    /** As Python's {@code json.loads}: NaN and Infinity are read, anything after the object is an error. */
+    private static final ObjectMapper MAPPER = JsonMapper.builder()
+            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
     private static final System.Logger LOG = System.getLogger(JsonConfig.class.getName());
 
     private final ObjectNode root;
@@ -44,29 +58,34 @@ public final class JsonConfig {
     }
 
     public static JsonConfig read(Path file) {
+        String text;
         try {
-            JsonNode node = MAPPER.readTree(Files.readString(file));
-            if (!(node instanceof ObjectNode obj)) {
-                throw new ConfigException(file + ": expected a JSON object, found " + (node == null ? "nothing" : node.getNodeType()));
-            }
-            return new JsonConfig(obj, file.toString());
+            text = Files.readString(file);
         } catch (NoSuchFileException e) {
             throw new ConfigException(file + ": file not found");
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(file + ": not UTF-8 text, expected a JSON config", e);
         } catch (IOException e) {
-            throw new ConfigException(file + ": not valid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
+            throw new ConfigException(file + ": cannot read (" + e + ")", e);
         }
+        return parse(text, file.toString());
     }
 
+    /** Parses {@code json}; {@code source} names it in every error message (usually the file path). */
     public static JsonConfig parse(String json, String source) {
+        JsonNode node;
         try {
-            JsonNode node = MAPPER.readTree(json);
-            if (!(node instanceof ObjectNode obj)) {
-                throw new ConfigException(source + ": expected a JSON object");
-            }
-            return new JsonConfig(obj, source);
-        } catch (IOException e) {
-            throw new ConfigException(source + ": not valid JSON (" + e.getMessage() + ")", e);
+            node = MAPPER.readTree(json);
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            throw new ConfigException(source + ": not valid JSON (" + e.getOriginalMessage()
+                    + (at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr()) + ")", e);
         }
+        if (!(node instanceof ObjectNode obj)) {
+            throw new ConfigException(source + ": expected a JSON object, found "
+                    + (node == null || node.isMissingNode() ? "an empty file" : node.getNodeType().toString().toLowerCase() + " " + abbreviate(node)));
+        }
+        return new JsonConfig(obj, source);
     }
 
     /** Where this config came from (a file path), for error messages. */
@@ -90,7 +109,7 @@ public final class JsonConfig {
 
     public int getInt(String key, int defaultValue) {
         return get(key).map(n -> {
-            if (!n.isIntegralNumber()) {
+            if (!n.isIntegralNumber() || !n.canConvertToInt()) {
                 throw wrongType(key, "an integer", n);
             }
             return n.intValue();
@@ -127,7 +146,7 @@ public final class JsonConfig {
     /** An int list; a single number is accepted as a one-element list (diffusers allows both). */
     public Optional<int[]> getIntArray(String key) {
         return get(key).map(n -> {
-            if (n.isIntegralNumber()) {
+            if (n.isIntegralNumber() && n.canConvertToInt()) {
                 return new int[] {n.intValue()};
             }
             if (!n.isArray()) {
@@ -135,7 +154,7 @@ public final class JsonConfig {
             }
             int[] out = new int[n.size()];
             for (int i = 0; i < out.length; i++) {
-                if (!n.get(i).isIntegralNumber()) {
+                if (!n.get(i).isIntegralNumber() || !n.get(i).canConvertToInt()) {
                     throw wrongType(key, "a list of integers", n);
                 }
                 out[i] = n.get(i).intValue();
@@ -160,6 +179,7 @@ public final class JsonConfig {
         });
     }
 
+    /** A list of strings; {@code null} elements stay null (model_index.json's {@code [null, null]}). */
     public Optional<List<String>> getStringList(String key) {
         return get(key).map(n -> {
             if (!n.isArray()) {
@@ -167,19 +187,26 @@ public final class JsonConfig {
             }
             List<String> out = new ArrayList<>();
             for (JsonNode e : n) {
-                out.add(e.isNull() ? null : e.asText());
+                if (!e.isNull() && !e.isTextual()) {
+                    throw wrongType(key, "a list of strings", n);
+                }
+                out.add(e.isNull() ? null : e.textValue());
             }
             return out;
         });
     }
 
-    /** A nested object as a config of its own (e.g. {@code vision_config} inside a CLIP config). */
+    /**
+     * A nested object as a config of its own (e.g. {@code vision_config} inside a CLIP config),
+     * whose messages name the path: {@code config.json → vision_config: ...}. It tracks its own
+     * unread keys and inherits {@link #quietCopy quietness}.
+     */
     public Optional<JsonConfig> getObject(String key) {
         return get(key).map(n -> {
             if (!(n instanceof ObjectNode obj)) {
                 throw wrongType(key, "an object", n);
             }
-            return new JsonConfig(obj, source + " → " + key);
+            return new JsonConfig(obj, source + " → " + key, quiet);
         });
     }
 
@@ -214,6 +241,11 @@ public final class JsonConfig {
     }
 
     private ConfigException wrongType(String key, String expected, JsonNode found) {
-        return new ConfigException(source + ": " + key + " must be " + expected + ", found " + found);
+        return new ConfigException(source + ": " + key + " must be " + expected + ", found " + abbreviate(found));
+    }
+
+    private static String abbreviate(JsonNode n) {
+        String s = String.valueOf(n);
+        return s.length() <= 200 ? s : s.substring(0, 200) + "…";
     }
 }

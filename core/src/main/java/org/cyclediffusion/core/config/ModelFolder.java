@@ -20,8 +20,11 @@ public final class ModelFolder {
 
     public static ModelFolder open(Path root) {
         Path r = root.toAbsolutePath().normalize();
-        if (!Files.isDirectory(r)) {
+        if (!Files.exists(r)) {
             throw new ConfigException(root + ": model folder not found (expected a directory with model_index.json)");
+        }
+        if (!Files.isDirectory(r)) {
+            throw new ConfigException(root + ": not a directory (expected a model folder with model_index.json, not a single file)");
         }
         Path index = r.resolve("model_index.json");
         if (!Files.isRegularFile(index)) {

@@ -1,6 +1,11 @@
 package org.cyclediffusion.core.io;
 
-/** IEEE half and bfloat16 conversions (Java 17 has neither). */
+/**
+ * IEEE half and bfloat16 conversions (Java 17 has neither), bit-for-bit as torch's CPU casts:
+ * widening is exact; narrowing rounds to nearest, ties to even, overflows to infinity and keeps
+ * subnormals ({@code c10::detail::fp16_ieee_from_fp32_value} and
+ * {@code c10::detail::round_to_nearest_even}).
+ */
 public final class HalfFloats {
     private HalfFloats() {
     }
@@ -9,16 +14,21 @@ public final class HalfFloats {
         return Float.intBitsToFloat((bits & 0xffff) << 16);
     }
 
-    /** Round-to-nearest-even truncation of float32 to bfloat16 bits. */
+    /**
+     * float32 to bfloat16 bits, round to nearest even (carrying into the exponent, so values past
+     * the largest bfloat16 become infinity). Every NaN becomes torch's canonical 0x7FC0, as in
+     * {@code c10::detail::round_to_nearest_even}.
+     */
     public static short floatToBfloat16(float f) {
         int x = Float.floatToRawIntBits(f);
         if (Float.isNaN(f)) {
-            return (short) ((x >>> 16) | 0x40);
+            return (short) 0x7fc0;
         }
         int rounding = 0x7fff + ((x >>> 16) & 1);
         return (short) ((x + rounding) >>> 16);
     }
 
+    /** IEEE half bits to float32, exactly (subnormals, infinities and NaN payloads kept). */
     public static float halfToFloat(short h) {
         int bits = h & 0xffff;
         int sign = (bits & 0x8000) << 16;
@@ -38,7 +48,11 @@ public final class HalfFloats {
         return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
     }
 
-    /** float32 to IEEE half with round-to-nearest-even, as torch's {@code .half()}. */
+    /**
+     * float32 to IEEE half with round-to-nearest-even, as torch's {@code .half()}: at or above
+     * 65520 (half-way past 65504) gives infinity, below 2^-14 a subnormal, NaN the quiet NaN
+     * 0x7E00 with the sign kept.
+     */
     public static short floatToHalf(float f) {
         int x = Float.floatToRawIntBits(f);
         int sign = (x >>> 16) & 0x8000;

@@ -1,40 +1,68 @@
 package org.cyclediffusion.core.io;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.tensor.FloatTensor;
 
 /**
  * A safetensors file (8-byte little-endian header length, JSON header, raw little-endian data),
- * memory-mapped. Each tensor is mapped on its own, so files over 2 GiB (SD's fp32 UNet is 3.4 GB)
- * work as long as no single tensor exceeds 2 GiB; nothing is copied through the Java heap until a
- * caller asks for a {@link FloatTensor}.
+ * memory-mapped one tensor at a time, so files over 2 GiB (SD's fp32 UNet is 3.4 GB) work as long
+ * as no single tensor exceeds 2 GiB; nothing is copied through the Java heap until a caller asks
+ * for a {@link FloatTensor} or {@code long[]}.
  *
- * <p>The header is validated completely when the file opens: a truncated file, a header length
- * that does not fit, an unknown dtype, a shape that does not match its byte range, offsets out of
- * range or overlapping all fail with the file and tensor named.
+ * <p>The header is validated completely when the file opens, with the rules of the reference
+ * reader ({@code SafeTensors::read_metadata} and {@code Metadata::validate} in
+ * {@code huggingface/safetensors}, {@code safetensors/src/tensor.rs}), so we accept exactly the
+ * files {@code safetensors.safe_open} accepts:
+ * <ul>
+ *   <li>the header length is at most 100,000,000 bytes and fits in the file;
+ *   <li>the header is UTF-8 JSON, an object; {@code __metadata__}, if present, maps strings to
+ *       strings; every other entry is {@code {dtype, shape, data_offsets: [begin, end]}};
+ *   <li>{@code shape} times the dtype's size equals {@code end - begin} (no arithmetic overflow);
+ *   <li>sorted by offset, the tensors tile the data section exactly: the first begins at 0, each
+ *       begins where the previous ended (no gap, no overlap) and the last ends at the end of the
+ *       file (no trailing bytes, no truncation).
+ * </ul>
+ * Each violation fails with a {@link ConfigException} naming the file and the tensor. Unknown keys
+ * inside a tensor entry are ignored, as serde does for the reference.
+ *
+ * <p>Buffers returned by {@link #buffer} stay valid after {@link #close()} (a mapping does not
+ * depend on its channel); the OS releases each mapping when its buffer is garbage collected.
  */
 public final class SafetensorsFile implements AutoCloseable {
-    /** Upper bound the reference implementation also applies to the header (100 MB). */
-    private static final long MAX_HEADER = 100L * 1024 * 1024;
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    /** The reference's {@code MAX_HEADER_SIZE}: a larger header is refused before it is read. */
+    public static final long MAX_HEADER_BYTES = 100_000_000L;
+
+    /** Strict JSON: a repeated key or anything after the header object is an error, not ignored. */
+    private static final ObjectMapper MAPPER = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
 
     private final Path path;
     private final FileChannel channel;
@@ -44,6 +72,15 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** One tensor's entry in the header; offsets are relative to the start of the data section. */
     public record TensorInfo(String name, SafetensorsDType dtype, long[] shape, long begin, long end) {
+        public TensorInfo {
+            shape = shape.clone();
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
         public long numel() {
             long n = 1;
             for (long d : shape) {
@@ -52,12 +89,37 @@ public final class SafetensorsFile implements AutoCloseable {
             return n;
         }
 
+        public long byteSize() {
+            return end - begin;
+        }
+
+        /** The shape as ints, for a {@link FloatTensor}; every dimension of a real model fits. */
         public int[] intShape() {
             int[] s = new int[shape.length];
             for (int i = 0; i < s.length; i++) {
-                s[i] = Math.toIntExact(shape[i]);
+                if (shape[i] > Integer.MAX_VALUE) {
+                    throw new ConfigException("tensor '" + name + "': dimension " + shape[i] + " of shape " + Arrays.toString(shape)
+                            + " does not fit in an int");
+                }
+                s[i] = (int) shape[i];
             }
             return s;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof TensorInfo t && name.equals(t.name) && dtype == t.dtype && Arrays.equals(shape, t.shape)
+                    && begin == t.begin && end == t.end;
+        }
+
+        @Override
+        public int hashCode() {
+            return name.hashCode() * 31 + Arrays.hashCode(shape);
+        }
+
+        @Override
+        public String toString() {
+            return name + " " + dtype + Arrays.toString(shape) + " @[" + begin + ", " + end + ")";
         }
     }
 
@@ -69,7 +131,11 @@ public final class SafetensorsFile implements AutoCloseable {
         this.metadata = metadata;
     }
 
+    /** Opens and validates the file; on any failure the channel is closed before the exception leaves. */
     public static SafetensorsFile open(Path path) {
+        if (Files.isDirectory(path)) {
+            throw new ConfigException(path + ": is a directory, expected a .safetensors file");
+        }
         FileChannel ch;
         try {
             ch = FileChannel.open(path, StandardOpenOption.READ);
@@ -89,32 +155,50 @@ public final class SafetensorsFile implements AutoCloseable {
             if (e instanceof ConfigException ce) {
                 throw ce;
             }
-            throw new ConfigException(path + ": cannot read safetensors header (" + e.getMessage() + ")", e);
+            throw new ConfigException(path + ": cannot read safetensors header (" + e + ")", e);
         }
     }
 
     private static SafetensorsFile parse(Path path, FileChannel ch) throws IOException {
         long size = ch.size();
         if (size < 8) {
-            throw new ConfigException(path + ": truncated safetensors file (" + size + " bytes, expected at least the 8-byte header length)");
+            throw new ConfigException(path + ": file is " + size + " bytes, too short for safetensors (expected at least the 8-byte header length)");
         }
         ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
         readFully(ch, lenBuf, 0);
-        long headerLen = lenBuf.flip().getLong();
-        if (headerLen <= 0 || headerLen > MAX_HEADER || headerLen > size - 8) {
-            throw new ConfigException(path + ": bad safetensors header length " + Long.toUnsignedString(headerLen)
-                    + " (file has " + size + " bytes; expected 1 to " + Math.min(MAX_HEADER, size - 8) + ")");
+        long headerLen = lenBuf.flip().getLong(); // an unsigned u64 in the file
+        if (Long.compareUnsigned(headerLen, MAX_HEADER_BYTES) > 0) {
+            throw new ConfigException(path + ": header length " + Long.toUnsignedString(headerLen) + " exceeds the safetensors limit of "
+                    + MAX_HEADER_BYTES + " bytes (not a safetensors file, or a corrupted one)");
+        }
+        if (headerLen > size - 8) {
+            throw new ConfigException(path + ": header length " + headerLen + " runs past the end of the file (" + size
+                    + " bytes; the header needs " + (8 + headerLen) + "): the file is truncated or not safetensors");
+        }
+        if (headerLen == 0) {
+            throw new ConfigException(path + ": header length is 0, expected a JSON object");
         }
         ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
         readFully(ch, hb, 8);
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(hb.flip())
+                    .toString();
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(path + ": safetensors header is not UTF-8 text (" + e + ")");
+        }
         JsonNode header;
         try {
-            header = MAPPER.readTree(new String(hb.array(), StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new ConfigException(path + ": safetensors header is not valid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")");
+            header = MAPPER.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new ConfigException(path + ": safetensors header is not valid JSON (" + e.getOriginalMessage() + ")");
         }
         if (header == null || !header.isObject()) {
-            throw new ConfigException(path + ": safetensors header must be a JSON object");
+            throw new ConfigException(path + ": safetensors header must be a JSON object, found "
+                    + (header == null || header.isMissingNode() ? "nothing" : header.getNodeType().toString().toLowerCase()));
         }
         long dataStart = 8 + headerLen;
         long dataSize = size - dataStart;
@@ -122,54 +206,124 @@ public final class SafetensorsFile implements AutoCloseable {
         Map<String, String> metadata = new LinkedHashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext();) {
             Map.Entry<String, JsonNode> e = it.next();
-            String name = e.getKey();
-            JsonNode v = e.getValue();
-            if (name.equals("__metadata__")) {
-                v.fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
-                continue;
-            }
-            String where = path + ": tensor '" + name + "'";
-            if (!v.isObject() || !v.has("dtype") || !v.has("shape") || !v.has("data_offsets")) {
-                throw new ConfigException(where + ": expected {dtype, shape, data_offsets}, found " + v);
-            }
-            SafetensorsDType dtype = SafetensorsDType.parse(v.get("dtype").asText(), where);
-            JsonNode sh = v.get("shape");
-            JsonNode off = v.get("data_offsets");
-            if (!sh.isArray() || !off.isArray() || off.size() != 2) {
-                throw new ConfigException(where + ": shape must be a list and data_offsets a pair, found " + v);
-            }
-            long[] shape = new long[sh.size()];
-            long numel = 1;
-            for (int i = 0; i < shape.length; i++) {
-                if (!sh.get(i).canConvertToLong() || sh.get(i).asLong() < 0) {
-                    throw new ConfigException(where + ": bad dimension " + sh.get(i) + " in shape " + sh);
-                }
-                shape[i] = sh.get(i).asLong();
-                numel = Math.multiplyExact(numel, shape[i]);
-            }
-            long begin = off.get(0).asLong();
-            long end = off.get(1).asLong();
-            if (begin < 0 || end < begin || end > dataSize) {
-                throw new ConfigException(where + ": data_offsets [" + begin + ", " + end + "] out of range (data section has "
-                        + dataSize + " bytes" + (end > dataSize ? "; the file is truncated?" : "") + ")");
-            }
-            if (numel * dtype.bytes() != end - begin) {
-                throw new ConfigException(where + ": shape " + sh + " of " + dtype + " needs " + numel * dtype.bytes()
-                        + " bytes, data_offsets cover " + (end - begin));
-            }
-            tensors.put(name, new TensorInfo(name, dtype, shape, begin, end));
-        }
-        List<TensorInfo> sorted = new ArrayList<>(tensors.values());
-        sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
-        for (int i = 1; i < sorted.size(); i++) {
-            TensorInfo a = sorted.get(i - 1);
-            TensorInfo b = sorted.get(i);
-            if (b.begin() < a.end()) {
-                throw new ConfigException(path + ": tensors '" + a.name() + "' [" + a.begin() + ", " + a.end() + ") and '" + b.name()
-                        + "' [" + b.begin() + ", " + b.end() + ") overlap");
+            if (e.getKey().equals("__metadata__")) {
+                readMetadata(path, e.getValue(), metadata);
+            } else {
+                TensorInfo t = readEntry(path + ": tensor '" + e.getKey() + "'", e.getKey(), e.getValue(), dataSize);
+                tensors.put(t.name(), t);
             }
         }
+        checkLayout(path, tensors.values(), dataSize);
         return new SafetensorsFile(path, ch, dataStart, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+    }
+
+    private static void readMetadata(Path path, JsonNode node, Map<String, String> into) {
+        if (node.isNull()) {
+            return; // serde reads null as no metadata
+        }
+        if (!node.isObject()) {
+            throw new ConfigException(path + ": __metadata__ must be an object of strings, found " + node);
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext();) {
+            Map.Entry<String, JsonNode> m = it.next();
+            if (!m.getValue().isTextual()) {
+                throw new ConfigException(path + ": __metadata__ must map strings to strings, found \"" + m.getKey() + "\": " + m.getValue());
+            }
+            into.put(m.getKey(), m.getValue().textValue());
+        }
+    }
+
+    private static TensorInfo readEntry(String where, String name, JsonNode v, long dataSize) {
+        if (!v.isObject() || !v.has("dtype") || !v.has("shape") || !v.has("data_offsets")) {
+            throw new ConfigException(where + ": expected {\"dtype\", \"shape\", \"data_offsets\"}, found " + abbreviate(v));
+        }
+        JsonNode dt = v.get("dtype");
+        if (!dt.isTextual()) {
+            throw new ConfigException(where + ": dtype must be a string, found " + dt);
+        }
+        SafetensorsDType dtype = SafetensorsDType.parse(dt.textValue(), where);
+        JsonNode sh = v.get("shape");
+        if (!sh.isArray()) {
+            throw new ConfigException(where + ": shape must be a list of sizes, found " + abbreviate(sh));
+        }
+        long[] shape = new long[sh.size()];
+        long numel = 1;
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = nonNegativeLong(sh.get(i), where, "shape", sh);
+            numel = multiply(numel, shape[i], where, sh, dtype);
+        }
+        long nbytes = multiply(numel, dtype.bytes(), where, sh, dtype);
+        JsonNode off = v.get("data_offsets");
+        if (!off.isArray() || off.size() != 2) {
+            throw new ConfigException(where + ": data_offsets must be a pair [begin, end], found " + abbreviate(off));
+        }
+        long begin = nonNegativeLong(off.get(0), where, "data_offsets", off);
+        long end = nonNegativeLong(off.get(1), where, "data_offsets", off);
+        if (end < begin) {
+            throw new ConfigException(where + ": data_offsets " + off + " end before they begin");
+        }
+        if (end > dataSize) {
+            throw new ConfigException(where + ": data_offsets " + off + " run past the data section, which has " + dataSize
+                    + " bytes: the file is truncated, or the offsets are wrong");
+        }
+        if (nbytes != end - begin) {
+            throw new ConfigException(where + ": shape " + sh + " of " + dtype + " needs " + nbytes + " bytes, data_offsets " + off
+                    + " cover " + (end - begin));
+        }
+        return new TensorInfo(name, dtype, shape, begin, end);
+    }
+
+    /**
+     * The reference's {@code Metadata::validate}: sorted by offset, the tensors cover the data
+     * section exactly once. A gap or trailing bytes could hide a second payload (a "polyglot"
+     * file), which is why the reference refuses them too.
+     */
+    private static void checkLayout(Path path, Iterable<TensorInfo> all, long dataSize) {
+        List<TensorInfo> sorted = new ArrayList<>();
+        all.forEach(sorted::add);
+        sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+        long covered = 0;
+        TensorInfo previous = null;
+        for (TensorInfo t : sorted) {
+            if (t.begin() < covered) {
+                throw new ConfigException(path + ": tensor '" + t.name() + "' [" + t.begin() + ", " + t.end() + ") overlaps tensor '"
+                        + previous.name() + "' [" + previous.begin() + ", " + previous.end() + ")");
+            }
+            if (t.begin() > covered) {
+                throw new ConfigException(path + ": tensor '" + t.name() + "' begins at data byte " + t.begin() + " but "
+                        + (previous == null ? "no tensor begins at 0" : "the previous tensor '" + previous.name() + "' ends at " + covered)
+                        + "; safetensors requires the tensors to cover the data section without gaps");
+            }
+            covered = t.end();
+            previous = t;
+        }
+        if (covered != dataSize) {
+            throw new ConfigException(path + ": " + (dataSize - covered) + " bytes after the end of the last tensor"
+                    + (previous == null ? "" : " '" + previous.name() + "'")
+                    + "; safetensors requires the tensors to end exactly at the end of the file");
+        }
+    }
+
+    // Messages are built only on failure: a UNet header has thousands of numbers to check.
+    private static long nonNegativeLong(JsonNode n, String where, String field, JsonNode whole) {
+        if (n == null || !n.isIntegralNumber() || !n.canConvertToLong() || n.longValue() < 0) {
+            throw new ConfigException(where + ": " + field + " " + abbreviate(whole) + " must hold non-negative integers, found " + n);
+        }
+        return n.longValue();
+    }
+
+    private static long multiply(long a, long b, String where, JsonNode shape, SafetensorsDType dtype) {
+        long hi = Math.multiplyHigh(a, b);
+        long lo = a * b;
+        if (hi != 0 || lo < 0) { // operands are non-negative
+            throw new ConfigException(where + ": shape " + abbreviate(shape) + " of " + dtype + " overflows a 64-bit byte count");
+        }
+        return lo;
+    }
+
+    private static String abbreviate(JsonNode n) {
+        String s = String.valueOf(n);
+        return s.length() <= 200 ? s : s.substring(0, 200) + "…";
     }
 
     private static void readFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
@@ -187,10 +341,12 @@ public final class SafetensorsFile implements AutoCloseable {
         return path;
     }
 
+    /** Every tensor, in the order of the header. */
     public Map<String, TensorInfo> tensors() {
         return tensors;
     }
 
+    /** The {@code __metadata__} entries (e.g. {@code format: pt}); empty when the header has none. */
     public Map<String, String> metadata() {
         return metadata;
     }
@@ -202,15 +358,23 @@ public final class SafetensorsFile implements AutoCloseable {
     public TensorInfo info(String name) {
         TensorInfo t = tensors.get(name);
         if (t == null) {
-            throw new ConfigException(path + ": no tensor named '" + name + "'");
+            List<String> names = new ArrayList<>(tensors.keySet());
+            throw new ConfigException(path + ": no tensor named '" + name + "' (the file has " + names.size() + " tensors"
+                    + (names.isEmpty() ? "" : ", e.g. " + names.subList(0, Math.min(5, names.size()))) + ")");
         }
         return t;
     }
 
-    /** The tensor's raw bytes, memory-mapped (read-only, little-endian). */
+    /**
+     * The tensor's raw bytes, memory-mapped (read-only, little-endian, position 0). Each call maps
+     * anew; the offset may lie anywhere in the file, the tensor itself must be under 2 GiB.
+     */
     public ByteBuffer buffer(String name) {
         TensorInfo t = info(name);
-        long len = t.end() - t.begin();
+        if (!channel.isOpen()) {
+            throw new CycleDiffusionException(path + ": tensor '" + name + "' read after close()");
+        }
+        long len = t.byteSize();
         if (len > Integer.MAX_VALUE) {
             throw new ConfigException(path + ": tensor '" + name + "' is " + len + " bytes; a single tensor over 2 GiB is not supported");
         }
@@ -218,18 +382,24 @@ public final class SafetensorsFile implements AutoCloseable {
             return ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN);
         }
         try {
-            MappedByteBuffer mb = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.begin(), len);
-            return mb.order(ByteOrder.LITTLE_ENDIAN);
+            return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.begin(), len).order(ByteOrder.LITTLE_ENDIAN);
         } catch (IOException e) {
-            throw new ConfigException(path + ": cannot map tensor '" + name + "' (" + e.getMessage() + ")", e);
+            throw new ConfigException(path + ": cannot map tensor '" + name + "' (" + e + ")", e);
         }
     }
 
-    /** A floating-point tensor (F32, F16 or BF16) converted to float32 on the heap. */
+    /**
+     * A floating-point tensor converted to float32 on the heap: F32 as stored, F16 and BF16
+     * widened exactly, F64 rounded to nearest (as torch's {@code .float()}).
+     */
     public FloatTensor floatTensor(String name) {
         TensorInfo t = info(name);
+        if (!t.dtype().isFloatingPoint()) {
+            throw new ConfigException(path + ": tensor '" + name + "' is " + t.dtype() + ", expected a floating-point dtype (F32, F16, BF16, F64)");
+        }
+        int[] shape = shapeForHeap(t);
         ByteBuffer b = buffer(name);
-        int n = Math.toIntExact(t.numel());
+        int n = (int) t.numel();
         float[] out = new float[n];
         switch (t.dtype()) {
             case F32 -> b.asFloatBuffer().get(out);
@@ -248,36 +418,80 @@ public final class SafetensorsFile implements AutoCloseable {
                     out[i] = (float) b.getDouble(8 * i);
                 }
             }
-            default -> throw new ConfigException(path + ": tensor '" + name + "' is " + t.dtype() + ", expected a floating-point dtype (F32, F16, BF16)");
+            default -> throw new AssertionError(t.dtype());
         }
-        return new FloatTensor(out, t.intShape());
+        return new FloatTensor(out, shape);
     }
 
-    /** An integer tensor (I64, I32, I16, I8, U8, BOOL) as longs. */
+    /**
+     * An integer or bool tensor as longs (I64, I32, I16, I8 sign-extended; U32, U16, U8, BOOL
+     * zero-extended; U64 as its two's-complement bits).
+     */
     public long[] longs(String name) {
         TensorInfo t = info(name);
+        if (!t.dtype().isInteger()) {
+            throw new ConfigException(path + ": tensor '" + name + "' is " + t.dtype() + ", expected an integer dtype (I64, I32, I16, I8, U64, U32, U16, U8, BOOL)");
+        }
+        shapeForHeap(t);
         ByteBuffer b = buffer(name);
-        int n = Math.toIntExact(t.numel());
+        int n = (int) t.numel();
         long[] out = new long[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = switch (t.dtype()) {
-                case I64 -> b.getLong(8 * i);
-                case I32 -> b.getInt(4 * i);
-                case I16 -> b.getShort(2 * i);
-                case I8 -> b.get(i);
-                case U8, BOOL -> b.get(i) & 0xff;
-                default -> throw new ConfigException(path + ": tensor '" + name + "' is " + t.dtype() + ", expected an integer dtype (I64, I32)");
-            };
+        switch (t.dtype()) {
+            case I64, U64 -> b.asLongBuffer().get(out);
+            case I32 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.getInt(4 * i);
+                }
+            }
+            case U32 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.getInt(4 * i) & 0xffff_ffffL;
+                }
+            }
+            case I16 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.getShort(2 * i);
+                }
+            }
+            case U16 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.getShort(2 * i) & 0xffff;
+                }
+            }
+            case I8 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.get(i);
+                }
+            }
+            case U8, BOOL -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.get(i) & 0xff;
+                }
+            }
+            default -> throw new AssertionError(t.dtype());
         }
         return out;
     }
 
+    /** Java arrays hold at most 2^31 - 1 elements; say so with the tensor's name instead of failing later. */
+    private int[] shapeForHeap(TensorInfo t) {
+        if (t.numel() > Integer.MAX_VALUE - 8) {
+            throw new ConfigException(path + ": tensor '" + t.name() + "' has " + t.numel() + " elements, more than a Java array holds");
+        }
+        try {
+            return t.intShape();
+        } catch (ConfigException e) {
+            throw new ConfigException(path + ": " + e.getMessage());
+        }
+    }
+
+    /** Closes the file channel (idempotent). Buffers already returned stay readable. */
     @Override
     public void close() {
         try {
             channel.close();
         } catch (IOException e) {
-            throw new ConfigException(path + ": close failed", e);
+            throw new ConfigException(path + ": close failed (" + e + ")", e);
         }
     }
 }
