@@ -116,8 +116,9 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         FloatTensor sourceEmbeds = encode(plan.sourcePrompts(), clipSkip).repeatInterleave(n);
         FloatTensor uncondEmbeds = null;
         if (plan.guided()) {
-            // The negative prompt is "" for both chains, one row per batch row.
-            FloatTensor empty = encode(List.of(""), clipSkip);
+            // The negative prompt is "" for both chains, one row per batch row. diffusers encodes it
+            // from the last layer whatever clip_skip says: clip skip applies to the prompts only.
+            FloatTensor empty = encode(List.of(""), 0);
             uncondEmbeds = broadcastRows(empty, batch, "uncond");
             obs.tensor("negative_prompt_embeds", uncondEmbeds);
         }
