@@ -116,7 +116,7 @@ public abstract class BackendConformanceSuite {
             FloatTensor expected = g.f32("last_hidden_state");
             assertEquals(expected.dim(2), te.hiddenSize(), "hiddenSize()");
             FloatTensor actual = te.encode(ids(g), 0);
-            assertAllClose(actual, expected, 0, ATOL, model + " text encoder last_hidden_state (4 prompts)");
+            assertClose(actual, expected, model + " text encoder last_hidden_state (4 prompts)");
         }
     }
 
@@ -128,7 +128,7 @@ public abstract class BackendConformanceSuite {
             FloatTensor expected = g.f32("last_hidden_state");
             for (int i : new int[] {1, 2}) {
                 FloatTensor actual = models(model).textEncoder().encode(new long[][] {ids[i]}, 0);
-                assertAllClose(actual, expected.row(i), 0, ATOL, model + " text encoder prompt " + i + " alone");
+                assertClose(actual, expected.row(i), model + " text encoder prompt " + i + " alone");
             }
         }
     }
@@ -140,14 +140,14 @@ public abstract class BackendConformanceSuite {
             TextEncoder te = models(model).textEncoder();
             for (int k : new int[] {1, 2}) {
                 if (supportsClipSkip(model)) {
-                    assertAllClose(te.encode(ids(g), k), g.f32("clip_skip" + k), 0, ATOL, model + " text encoder clip_skip=" + k);
+                    assertClose(te.encode(ids(g), k), g.f32("clip_skip" + k), model + " text encoder clip_skip=" + k);
                 } else {
                     CycleDiffusionException e = assertThrows(CycleDiffusionException.class, () -> te.encode(ids(g), k));
                     assertTrue(e.getMessage().toLowerCase(Locale.ROOT).contains("clip"), "message should name clip skip: " + e.getMessage());
                 }
             }
             // clip skip 0 after a clip-skip call is still the last layer (no state leaks between calls)
-            assertAllClose(te.encode(ids(g), 0), g.f32("last_hidden_state"), 0, ATOL, model + " last_hidden_state after clip skip");
+            assertClose(te.encode(ids(g), 0), g.f32("last_hidden_state"), model + " last_hidden_state after clip skip");
         }
     }
 
@@ -166,7 +166,7 @@ public abstract class BackendConformanceSuite {
                 try (Conditioning c = unet.condition(g.f32("case" + i + "_encoder_hidden_states"))) {
                     assertEquals(sample.dim(0), c.batch(), "Conditioning.batch()");
                     FloatTensor actual = unet.predict(sample, timestep(g, i), c);
-                    assertAllClose(actual, expected, 0, ATOL, model + " UNet case" + i + " " + sample);
+                    assertClose(actual, expected, model + " UNet case" + i + " " + sample);
                 }
             }
         }
@@ -183,7 +183,7 @@ public abstract class BackendConformanceSuite {
                 Optional<String> restriction = latentSizeRestriction(model);
                 if (restriction.isEmpty()) {
                     unet.checkLatentSize(7, 10);
-                    assertAllClose(unet.predict(sample, timestep(g, 4), c), g.f32("case4_out"), 0, ATOL, model + " UNet case4 7x10");
+                    assertClose(unet.predict(sample, timestep(g, 4), c), g.f32("case4_out"), model + " UNet case4 7x10");
                 } else {
                     CycleDiffusionException check = assertThrows(CycleDiffusionException.class, () -> unet.checkLatentSize(7, 10));
                     assertTrue(check.getMessage().contains(restriction.get()), "checkLatentSize message: " + check.getMessage());
@@ -208,7 +208,7 @@ public abstract class BackendConformanceSuite {
                 FloatTensor again = unet.predict(g.f32("case1_sample"), timestep(g, 1), c);
                 assertArrayEquals(first.data(), again.data(), model + ": same inputs, same conditioning, different output");
                 assertTrue(first.maxAbsDiff(other) > 1e-3, "the timestep must reach the network");
-                assertAllClose(again, g.f32("case1_out"), 0, ATOL, model + " UNet case1 with a reused conditioning");
+                assertClose(again, g.f32("case1_out"), model + " UNet case1 with a reused conditioning");
             }
         }
     }
@@ -237,8 +237,8 @@ public abstract class BackendConformanceSuite {
             assertEquals(8, vae.scaleFactor(), "scaleFactor()");
             for (String img : new String[] {"img_a", "img_b", "rand2"}) {
                 LatentDistribution d = vae.encode(g.f32("enc_" + img + "_input"));
-                assertAllClose(d.mean(), g.f32("enc_" + img + "_mean"), 0, ATOL, model + " VAE encode " + img + " mean");
-                assertAllClose(d.logvar(), g.f32("enc_" + img + "_logvar"), 0, ATOL, model + " VAE encode " + img + " logvar");
+                assertClose(d.mean(), g.f32("enc_" + img + "_mean"), model + " VAE encode " + img + " mean");
+                assertClose(d.logvar(), g.f32("enc_" + img + "_logvar"), model + " VAE encode " + img + " logvar");
             }
         }
     }
@@ -249,7 +249,7 @@ public abstract class BackendConformanceSuite {
         try (Golden g = Golden.open("vae_" + goldenSuffix(model))) {
             Vae vae = models(model).vae();
             for (String z : new String[] {"z1", "z2"}) {
-                assertAllClose(vae.decode(g.f32("dec_" + z + "_input")), g.f32("dec_" + z + "_out"), 0, ATOL, model + " VAE decode " + z);
+                assertClose(vae.decode(g.f32("dec_" + z + "_input")), g.f32("dec_" + z + "_out"), model + " VAE decode " + z);
             }
         }
     }
@@ -265,7 +265,7 @@ public abstract class BackendConformanceSuite {
         try (Golden g = Golden.open("safety_checker"); Golden ip = Golden.open("image_processor")) {
             FloatTensor pixelValues = g.f32("pixel_values");
             if (safety.get() instanceof SafetyEmbedder e) {
-                assertAllClose(e.imageEmbeds(pixelValues), g.f32("image_embeds"), 0, ATOL, model + " safety image_embeds");
+                assertClose(e.imageEmbeds(pixelValues), g.f32("image_embeds"), model + " safety image_embeds");
             } else if (safety.get() instanceof SafetyClassifier c) {
                 // img_a is not flagged, img_b is (safety_checker.json, fixtures README "Safety checker (ONNX)").
                 // The flags come from clip_input only; `images` just passes through (flagged rows blacked
@@ -303,6 +303,15 @@ public abstract class BackendConformanceSuite {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /** {@link org.cyclediffusion.core.testing.TensorAssert#assertAllClose} at {@link #ATOL}, printing max and mean |Δ| for the record. */
+    protected static void assertClose(FloatTensor actual, FloatTensor expected, String what) {
+        if (java.util.Arrays.equals(actual.shape(), expected.shape())) {
+            double[] d = org.cyclediffusion.core.testing.TensorAssert.diffStats(actual.data(), expected.data());
+            System.out.printf(Locale.ROOT, "conformance %-55s max |d| %.3e  mean |d| %.3e%n", what, d[0], d[1]);
+        }
+        assertAllClose(actual, expected, 0, ATOL, what);
+    }
 
     protected static long[][] ids(Golden g) {
         long[] flat = g.i64("input_ids");
