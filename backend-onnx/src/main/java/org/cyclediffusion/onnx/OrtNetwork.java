@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.cyclediffusion.core.CycleDiffusionException;
 
 /**
@@ -16,6 +17,9 @@ import org.cyclediffusion.core.CycleDiffusionException;
  * running it afterwards fails with a message instead of reaching freed native memory.
  */
 final class OrtNetwork implements AutoCloseable {
+    /** Sessions opened and not yet closed, process-wide: lets tests prove that failed opens leak nothing. */
+    static final AtomicInteger LIVE_SESSIONS = new AtomicInteger();
+
     private final Path file;
     private final String role;
     private final OrtSession session;
@@ -41,6 +45,7 @@ final class OrtNetwork implements AutoCloseable {
 
     /** Takes ownership of a session and checks its signature (closing it if the check fails). */
     static OrtNetwork wrap(OrtSession session, Path file, String role, List<OrtSignature> accepted) {
+        LIVE_SESSIONS.incrementAndGet();
         try {
             Map<String, NodeInfo> in = session.getInputInfo();
             Map<String, NodeInfo> out = session.getOutputInfo();
@@ -48,6 +53,7 @@ final class OrtNetwork implements AutoCloseable {
             return new OrtNetwork(file, role, session, s, in, out);
         } catch (OrtException | RuntimeException e) {
             try {
+                LIVE_SESSIONS.decrementAndGet();
                 session.close();
             } catch (OrtException suppressed) {
                 e.addSuppressed(suppressed);
@@ -110,6 +116,7 @@ final class OrtNetwork implements AutoCloseable {
             return;
         }
         closed = true;
+        LIVE_SESSIONS.decrementAndGet();
         try {
             session.close();
         } catch (OrtException e) {
