@@ -328,7 +328,7 @@ public abstract class BackendConformanceSuite {
     }
 
     /** Preprocessed pixels [1, 3, H, W] in [-1, 1] → clip(x / 2 + 0.5, 0, 1) as [1, H, W, 3], as diffusers' ONNX pipeline feeds the checker. */
-    protected static FloatTensor nhwc01(FloatTensor pixels) {
+    public static FloatTensor nhwc01(FloatTensor pixels) {
         int b = pixels.dim(0);
         int c = pixels.dim(1);
         int h = pixels.dim(2);
