@@ -129,6 +129,15 @@ final class OrtVae implements Vae {
         }
         TensorInfo in = decoder.input(SAMPLED);
         FloatTensor out;
+        if (in.type != ai.onnxruntime.OnnxJavaType.FLOAT && s[0] > 1) {
+            // diffusers' ONNX pipelines decode one latent at a time: half-precision VAE decoders gave
+            // wrong results for batches larger than one.
+            List<FloatTensor> rows = new java.util.ArrayList<>();
+            for (int i = 0; i < s[0]; i++) {
+                rows.add(decode(latents.row(i)));
+            }
+            return FloatTensor.cat(rows);
+        }
         try (OnnxTensor z = OrtTensors.floats(latents, in.type);
                 OrtSession.Result r = decoder.run(Map.of(SAMPLED, z), Set.of("sample"))) {
             out = OrtTensors.toHost(r, "sample");

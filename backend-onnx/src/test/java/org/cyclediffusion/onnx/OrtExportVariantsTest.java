@@ -169,6 +169,23 @@ class OrtExportVariantsTest {
         }
     }
 
+    @Test
+    void float16VaeDecoderConvertsAtTheBoundary() {
+        OrtTestExports.replace(OrtTestExports.linkedCopy(dir), "vae_decoder", g -> g
+                .replaceInput("latent_sample", OrtTestExports.FLOAT16, "batch", 4, "latent_height", "latent_width")
+                .renameNodeInputs("latent_sample", "latent_f32")
+                .prependNode("Cast", List.of("latent_sample"), List.of("latent_f32"), "to", OrtTestExports.FLOAT)
+                .renameNodeOutputs("sample", "sample_f32")
+                .appendNode("Cast", List.of("sample_f32"), List.of("sample"), "to", OrtTestExports.FLOAT16)
+                .replaceOutput("sample", "sample", OrtTestExports.FLOAT16, "batch", 3, "height", "width"));
+        try (Models half = open(dir, DType.FLOAT32); Models full = open(Fixtures.model("tiny-sd-onnx"), DType.FLOAT32);
+                Golden g = Golden.open("vae_tiny_sd")) {
+            FloatTensor z = g.f32("dec_z2_input");
+            FloatTensor expected = roundToHalf(full.vae().decode(roundToHalf(z)));
+            assertAllClose(half.vae().decode(z), expected, 0x1p-10, 1e-7, "fp16 decoder, batch of 2 (decoded one row at a time, as diffusers' ONNX pipelines do)");
+        }
+    }
+
     private static FloatTensor predict(UNet unet, FloatTensor sample, FloatTensor hidden, long t) {
         try (Conditioning c = unet.condition(hidden)) {
             return unet.predict(sample, t, c);
