@@ -26,10 +26,21 @@ public final class JsonConfig {
     private final ObjectNode root;
     private final String source;
     private final Set<String> read = new LinkedHashSet<>();
+    private final boolean quiet;
 
     public JsonConfig(ObjectNode root, String source) {
+        this(root, source, false);
+    }
+
+    private JsonConfig(ObjectNode root, String source, boolean quiet) {
         this.root = root;
         this.source = source;
+        this.quiet = quiet;
+    }
+
+    /** A fresh copy that reports nothing: for rebuilding an object whose config was already checked once. */
+    public JsonConfig quietCopy() {
+        return new JsonConfig(root.deepCopy(), source, true);
     }
 
     public static JsonConfig read(Path file) {
@@ -191,7 +202,7 @@ public final class JsonConfig {
     public List<String> warnUnknownKeys(Set<String> ignored) {
         List<String> unknown = new ArrayList<>(unreadKeys());
         unknown.removeAll(ignored);
-        if (!unknown.isEmpty()) {
+        if (!unknown.isEmpty() && !quiet) {
             LOG.log(System.Logger.Level.WARNING, source + ": ignoring unknown keys " + unknown);
         }
         return unknown;

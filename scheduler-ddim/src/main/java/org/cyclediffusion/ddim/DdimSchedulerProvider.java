@@ -1,0 +1,20 @@
+package org.cyclediffusion.ddim;
+
+import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.core.spi.Scheduler;
+import org.cyclediffusion.core.spi.SchedulerProvider;
+
+/** Answers to {@code "_class_name": "DDIMScheduler"} in {@code scheduler/scheduler_config.json}. */
+public final class DdimSchedulerProvider implements SchedulerProvider {
+    public static final String CLASS_NAME = "DDIMScheduler";
+
+    @Override
+    public String className() {
+        return CLASS_NAME;
+    }
+
+    @Override
+    public Scheduler create(JsonConfig config) {
+        return new DdimScheduler(DdimConfig.from(config));
+    }
+}
