@@ -1,5 +1,7 @@
 package org.cyclediffusion.ddim;
 
+import org.cyclediffusion.core.pipeline.Timesteps;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -34,10 +34,14 @@ final class ByteLevelAlphabet {
 
     /** The UTF-8 bytes of {@code text}, each written as its alphabet character. */
     static String encode(String text) {
-        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
-        char[] out = new char[utf8.length];
-        for (int i = 0; i < utf8.length; i++) {
-            out[i] = BYTE_TO_CHAR[utf8[i] & 0xFF];
+        return encode(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Each byte written as its alphabet character. */
+    static String encode(byte[] bytes) {
+        char[] out = new char[bytes.length];
+        for (int i = 0; i < bytes.length; i++) {
+            out[i] = BYTE_TO_CHAR[bytes[i] & 0xFF];
         }
         return new String(out);
     }

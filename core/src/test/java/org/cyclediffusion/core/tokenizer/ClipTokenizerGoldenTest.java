@@ -52,7 +52,7 @@ class ClipTokenizerGoldenTest {
     Stream<DynamicTest> everyRowOfTheTokenizerGolden() {
         try (Golden g = Golden.open("tokenizer")) {
             JsonNode json = g.json();
-            assertEquals(false, json.get("ftfy_available").asBoolean(), "goldens were made without ftfy");
+            assertFalse(json.get("ftfy_available").asBoolean(), "goldens were made without ftfy");
             long[] ids1 = g.i64("ids_sd1");
             long[] ids2 = g.i64("ids_sd2");
             long[] lengths = g.i64("untruncated_length");
