@@ -103,10 +103,12 @@ final class OrtTextEncoder implements TextEncoder {
 
     @Override
     public synchronized void close() {
-        try (OrtNetwork n = network) {
+        try {
             if (clipSkip != null) {
                 clipSkip.close();
             }
+        } finally {
+            network.close();
         }
     }
 }

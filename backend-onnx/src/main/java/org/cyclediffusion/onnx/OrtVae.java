@@ -162,8 +162,10 @@ final class OrtVae implements Vae {
 
     @Override
     public void close() {
-        try (OrtNetwork e = encoder) {
+        try {
             decoder.close();
+        } finally {
+            encoder.close();
         }
     }
 }
