@@ -1,0 +1,154 @@
+package org.cyclediffusion.onnx;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.config.ConfigException;
+import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.spi.DType;
+import org.cyclediffusion.core.spi.Device;
+import org.cyclediffusion.core.spi.Models;
+import org.cyclediffusion.core.spi.SafetyModel;
+import org.cyclediffusion.core.spi.TextEncoder;
+import org.cyclediffusion.core.spi.UNet;
+import org.cyclediffusion.core.spi.Vae;
+
+/**
+ * The ONNX networks of one model folder (optimum's layout, or the diffusers export script's):
+ * {@code text_encoder/}, {@code unet/}, {@code vae_encoder/}, {@code vae_decoder/} and, when
+ * present, {@code safety_checker/}, each a {@code model.onnx} with an optional {@code config.json}.
+ *
+ * <p>Opening is exception-safe (what was opened is closed before the exception leaves) and closing
+ * is idempotent.
+ */
+final class OrtModels implements Models {
+    private final OrtTextEncoder textEncoder;
+    private final OrtUNet unet;
+    private final OrtVae vae;
+    private final OrtSafetyClassifier safety;
+    private final String description;
+    private boolean closed;
+
+    private OrtModels(OrtTextEncoder textEncoder, OrtUNet unet, OrtVae vae, OrtSafetyClassifier safety, String description) {
+        this.textEncoder = textEncoder;
+        this.unet = unet;
+        this.vae = vae;
+        this.safety = safety;
+        this.description = description;
+    }
+
+    static OrtModels open(ModelFolder folder, Device device, DType dtype) {
+        // Every required file is checked before the first session loads.
+        Path textEncoderFile = folder.requireFile("text_encoder", "model.onnx");
+        Path unetFile = folder.requireFile("unet", "model.onnx");
+        Path encoderFile = folder.requireFile("vae_encoder", "model.onnx");
+        Path decoderFile = folder.requireFile("vae_decoder", "model.onnx");
+        Optional<Path> safetyFile = folder.hasFile("safety_checker", "model.onnx")
+                ? Optional.of(folder.component("safety_checker").resolve("model.onnx")) : Optional.empty();
+        OrtSessionFactory factory = new OrtSessionFactory(device);
+
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            OrtTextEncoder te = OrtTextEncoder.open(factory, textEncoderFile, config(folder, "text_encoder"));
+            opened.add(te);
+            OrtUNet unet = OrtUNet.open(factory, unetFile, config(folder, "unet"));
+            opened.add(unet);
+            DType computes = OrtElementType.dtype(unet.floatType());
+            if (computes != dtype) {
+                throw new ConfigException(unetFile + ": this export computes in " + computes.shortName() + " (its inputs are declared "
+                        + OrtElementType.name(unet.floatType()) + "), but " + dtype.shortName() + " was requested; an ONNX model's"
+                        + " precision is fixed when it is exported: ask for --dtype " + computes.shortName()
+                        + " or use an export in " + dtype.shortName());
+            }
+            JsonConfig vaeConfig = config(folder, "vae_decoder");
+            OrtVae vae = OrtVae.open(factory, encoderFile, decoderFile, vaeConfig != null ? vaeConfig : config(folder, "vae_encoder"));
+            opened.add(vae);
+            OrtSafetyClassifier safety = null;
+            if (safetyFile.isPresent()) {
+                safety = OrtSafetyClassifier.open(factory, safetyFile.get());
+                opened.add(safety);
+            }
+            return new OrtModels(te, unet, vae, safety, "onnx " + device + " " + computes.shortName());
+        } catch (RuntimeException e) {
+            java.util.Collections.reverse(opened);
+            closeQuietly(e, opened);
+            throw e;
+        }
+    }
+
+    private static JsonConfig config(ModelFolder folder, String component) {
+        return folder.hasFile(component, "config.json") ? folder.config(component, "config.json") : null;
+    }
+
+    /** Closes each non-null item, attaching any failure to {@code primary}. */
+    static void closeQuietly(Throwable primary, AutoCloseable... items) {
+        closeQuietly(primary, java.util.Arrays.asList(items));
+    }
+
+    static void closeQuietly(Throwable primary, List<AutoCloseable> items) {
+        for (AutoCloseable c : items) {
+            if (c == null) {
+                continue;
+            }
+            try {
+                c.close();
+            } catch (Exception e) {
+                primary.addSuppressed(e);
+            }
+        }
+    }
+
+    @Override
+    public TextEncoder textEncoder() {
+        return textEncoder;
+    }
+
+    @Override
+    public UNet unet() {
+        return unet;
+    }
+
+    @Override
+    public Vae vae() {
+        return vae;
+    }
+
+    @Override
+    public Optional<SafetyModel> safetyModel() {
+        return Optional.ofNullable(safety);
+    }
+
+    @Override
+    public String description() {
+        return description;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        CycleDiffusionException failure = null;
+        for (AutoCloseable c : new AutoCloseable[] {safety, vae, unet, textEncoder}) {
+            if (c == null) {
+                continue;
+            }
+            try {
+                c.close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = new CycleDiffusionException("closing the ONNX models failed", e);
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}
