@@ -47,10 +47,12 @@ class PipelineReplayTest {
     /** Networks that answer with what diffusers' networks answered, checking their inputs on the way. */
     static final class ReplayModels implements Models {
         final Golden g;
+        final int clipSkip;
         int step;
 
-        ReplayModels(Golden g) {
+        ReplayModels(Golden g, int clipSkip) {
             this.g = g;
+            this.clipSkip = clipSkip;
         }
 
         private final TextEncoder text = new TextEncoder() {
@@ -58,6 +60,9 @@ class PipelineReplayTest {
             public FloatTensor encode(long[][] ids, int clipSkip) {
                 List<FloatTensor> rows = new ArrayList<>();
                 for (long[] row : ids) {
+                    boolean empty = row[0] == 49406 && row[1] == 49407;
+                    // diffusers applies clip skip to the prompts, never to the negative prompt "".
+                    assertEquals(empty ? 0 : ReplayModels.this.clipSkip, clipSkip, "clip skip for " + (empty ? "the negative prompt" : "a prompt"));
                     rows.add(lookup(row));
                 }
                 return FloatTensor.cat(rows);
@@ -228,7 +233,7 @@ class PipelineReplayTest {
         try (Golden g = Golden.open("cycle_" + id)) {
             ModelFolder folder = ModelFolder.open(Fixtures.model(c.get("model").asText()));
             Registry registry = Registry.discover();
-            ReplayModels models = new ReplayModels(g);
+            ReplayModels models = new ReplayModels(g, c.hasNonNull("clip_skip") ? c.get("clip_skip").asInt() : 0);
             CycleDiffusionPipeline p = new CycleDiffusionPipeline(models, () -> registry.scheduler(folder),
                     ClipTokenizer.load(folder.component("tokenizer")), null, null);
             List<String> checked = new ArrayList<>();
@@ -279,7 +284,7 @@ class PipelineReplayTest {
         try (Golden g = Golden.open("cycle_v09_eta0")) {
             ModelFolder folder = ModelFolder.open(Fixtures.model("tiny-sd"));
             Registry registry = Registry.discover();
-            ReplayModels models = new ReplayModels(g);
+            ReplayModels models = new ReplayModels(g, 0);
             CycleDiffusionPipeline p = new CycleDiffusionPipeline(models, () -> registry.scheduler(folder),
                     ClipTokenizer.load(folder.component("tokenizer")), null, null);
             InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> p.edit(request(c).build()));
