@@ -2,8 +2,7 @@ package org.cyclediffusion.cli;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import org.cyclediffusion.core.config.ConfigException;
-import org.cyclediffusion.core.pipeline.InvalidRequestException;
+import org.cyclediffusion.core.InvalidInputException;
 import picocli.CommandLine;
 
 /** Maps failures to exit codes and one-line messages. */
@@ -25,8 +24,8 @@ final class Errors {
     }
 
     static boolean isUsage(Throwable e) {
-        return e instanceof UsageException || e instanceof InvalidRequestException || e instanceof ConfigException
-                || e instanceof IllegalArgumentException || e instanceof CommandLine.ParameterException;
+        return e instanceof UsageException || e instanceof InvalidInputException || e instanceof IllegalArgumentException
+                || e instanceof CommandLine.ParameterException;
     }
 
     static int exitCode(Throwable e) {

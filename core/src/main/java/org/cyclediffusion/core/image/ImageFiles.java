@@ -29,6 +29,7 @@ import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.MemoryCacheImageOutputStream;
 import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.InvalidInputException;
 import org.cyclediffusion.core.io.AtomicFiles;
 import org.w3c.dom.NamedNodeMap;
 import org.w3c.dom.Node;
@@ -65,21 +66,21 @@ public final class ImageFiles {
      */
     public static RgbImage read(Path path) {
         if (!Files.exists(path)) {
-            throw new CycleDiffusionException("image file " + path + " does not exist");
+            throw new InvalidInputException("image file " + path + " does not exist");
         }
         if (Files.isDirectory(path)) {
-            throw new CycleDiffusionException("image file " + path + " is a directory, expected a PNG or JPEG file");
+            throw new InvalidInputException("image file " + path + " is a directory, expected a PNG or JPEG file");
         }
         if (!Files.isReadable(path)) {
-            throw new CycleDiffusionException("image file " + path + " is not readable (permissions)");
+            throw new InvalidInputException("image file " + path + " is not readable (permissions)");
         }
         try (ImageInputStream in = ImageIO.createImageInputStream(path.toFile())) {
             if (in == null) {
-                throw new CycleDiffusionException("cannot open image file " + path);
+                throw new InvalidInputException("cannot open image file " + path);
             }
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (!readers.hasNext()) {
-                throw new CycleDiffusionException("image file " + path
+                throw new InvalidInputException("image file " + path
                         + " is not a PNG or JPEG image (its content is not a recognised image format)");
             }
             ImageReader reader = readers.next();
@@ -93,7 +94,7 @@ public final class ImageFiles {
                     case "jpg":
                         return decodeJpeg(path, reader);
                     default:
-                        throw new CycleDiffusionException("image file " + path + " is a " + format.toUpperCase(Locale.ROOT)
+                        throw new InvalidInputException("image file " + path + " is a " + format.toUpperCase(Locale.ROOT)
                                 + " image; supported formats are PNG and JPEG");
                 }
             } finally {
@@ -103,7 +104,7 @@ public final class ImageFiles {
             if (e instanceof CycleDiffusionException cde) {
                 throw cde;
             }
-            throw new CycleDiffusionException("cannot decode image file " + path + ": " + e.getMessage(), e);
+            throw new InvalidInputException("cannot decode image file " + path + ": " + e.getMessage(), e);
         }
     }
 
@@ -113,7 +114,7 @@ public final class ImageFiles {
         Node root = metadata.getAsTree(PNG_FORMAT);
         Node ihdr = child(root, "IHDR");
         if (ihdr == null) {
-            throw new CycleDiffusionException("PNG file " + path + " has no IHDR chunk");
+            throw new InvalidInputException("PNG file " + path + " has no IHDR chunk");
         }
         String colorType = attr(ihdr, "colorType");
         int bitDepth = Integer.parseInt(attr(ihdr, "bitDepth"));
@@ -151,13 +152,13 @@ public final class ImageFiles {
             case "RGB":
             case "RGBAlpha":
                 if (bands < 3) {
-                    throw new CycleDiffusionException("PNG file " + path + ": colour type " + colorType
+                    throw new InvalidInputException("PNG file " + path + ": colour type " + colorType
                             + " decoded to " + bands + " bands, expected at least 3");
                 }
                 convert = rgbBands(bands, bitDepth);
                 break;
             default:
-                throw new CycleDiffusionException("PNG file " + path + " has unsupported colour type " + colorType);
+                throw new InvalidInputException("PNG file " + path + " has unsupported colour type " + colorType);
         }
         return toRgb(image.getRaster(), convert);
     }
@@ -236,7 +237,7 @@ public final class ImageFiles {
         try {
             image = reader.read(0);
         } catch (javax.imageio.IIOException e) {
-            throw new CycleDiffusionException("cannot decode JPEG file " + path + ": " + e.getMessage()
+            throw new InvalidInputException("cannot decode JPEG file " + path + ": " + e.getMessage()
                     + " (CMYK and YCCK JPEGs are not supported; convert the image to RGB)", e);
         }
         int bands = image.getRaster().getNumBands();
@@ -250,7 +251,7 @@ public final class ImageFiles {
         if (bands == 3) {
             return toRgb(image.getRaster(), rgbBands(3, 8));
         }
-        throw new CycleDiffusionException("JPEG file " + path + " has " + bands
+        throw new InvalidInputException("JPEG file " + path + " has " + bands
                 + " colour components; supported are gray (1) and RGB/YCbCr (3)");
     }
 
@@ -261,7 +262,7 @@ public final class ImageFiles {
     private static void checkSize(Path path, ImageReader reader) throws IOException {
         long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
         if (pixels > MAX_PIXELS) {
-            throw new CycleDiffusionException("image file " + path + " is " + reader.getWidth(0) + "x" + reader.getHeight(0)
+            throw new InvalidInputException("image file " + path + " is " + reader.getWidth(0) + "x" + reader.getHeight(0)
                     + " = " + pixels + " pixels, more than the limit of " + MAX_PIXELS
                     + " (Pillow's decompression-bomb limit); it could be a decompression bomb");
         }

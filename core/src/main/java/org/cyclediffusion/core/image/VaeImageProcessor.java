@@ -3,7 +3,7 @@ package org.cyclediffusion.core.image;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.InvalidInputException;
 import org.cyclediffusion.core.tensor.FloatTensor;
 
 /**
@@ -37,18 +37,18 @@ public final class VaeImageProcessor {
      * Then {@code np.array(image).astype(np.float32) / 255.0} and {@code 2.0 * x - 1.0}, each step
      * rounded to float32.
      *
-     * @throws CycleDiffusionException when the list is empty or the first image is smaller than
+     * @throws InvalidInputException when the list is empty or the first image is smaller than
      *     the scale factor in either dimension (diffusers fails in PIL with "height and width must be > 0")
      */
     public FloatTensor preprocess(List<RgbImage> images) {
         if (images == null || images.isEmpty()) {
-            throw new CycleDiffusionException("no input image: preprocess needs at least one image");
+            throw new InvalidInputException("no input image: preprocess needs at least one image");
         }
         RgbImage first = images.get(0);
         int width = first.width() - first.width() % vaeScaleFactor;
         int height = first.height() - first.height() % vaeScaleFactor;
         if (width == 0 || height == 0) {
-            throw new CycleDiffusionException("input image of " + first.sizeString() + " is too small: width and height"
+            throw new InvalidInputException("input image of " + first.sizeString() + " is too small: width and height"
                     + " are floored to multiples of the VAE scale factor " + vaeScaleFactor + ", which gives "
                     + width + "x" + height + "; use an image of at least " + vaeScaleFactor + "x" + vaeScaleFactor);
         }
@@ -57,7 +57,7 @@ public final class VaeImageProcessor {
         for (int b = 0; b < images.size(); b++) {
             RgbImage image = images.get(b);
             if (image == null) {
-                throw new CycleDiffusionException("input image " + b + " is null");
+                throw new InvalidInputException("input image " + b + " is null");
             }
             RgbImage sized = image.width() == width && image.height() == height
                     ? image
@@ -90,13 +90,13 @@ public final class VaeImageProcessor {
     public FloatTensor postprocessNp(FloatTensor decoded, boolean[] doDenormalize) {
         int[] s = decoded.shape();
         if (s.length != 4 || s[1] != 3) {
-            throw new CycleDiffusionException("postprocess expects decoded images [B, 3, H, W], got " + Arrays.toString(s));
+            throw new InvalidInputException("postprocess expects decoded images [B, 3, H, W], got " + Arrays.toString(s));
         }
         int batch = s[0];
         int h = s[2];
         int w = s[3];
         if (doDenormalize == null || doDenormalize.length != batch) {
-            throw new CycleDiffusionException("postprocess: do_denormalize has "
+            throw new InvalidInputException("postprocess: do_denormalize has "
                     + (doDenormalize == null ? "no" : String.valueOf(doDenormalize.length)) + " entries for a batch of " + batch);
         }
         float[] in = decoded.data();
@@ -126,7 +126,7 @@ public final class VaeImageProcessor {
     public List<RgbImage> toRgbImages(FloatTensor np) {
         int[] s = np.shape();
         if (s.length != 4 || s[3] != 3) {
-            throw new CycleDiffusionException("toRgbImages expects images [B, H, W, 3], got " + Arrays.toString(s));
+            throw new InvalidInputException("toRgbImages expects images [B, H, W, 3], got " + Arrays.toString(s));
         }
         int batch = s[0];
         int h = s[1];
