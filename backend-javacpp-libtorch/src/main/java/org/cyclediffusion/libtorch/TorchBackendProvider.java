@@ -1,0 +1,53 @@
+package org.cyclediffusion.libtorch;
+
+import java.util.List;
+import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.spi.BackendProvider;
+import org.cyclediffusion.core.spi.DType;
+import org.cyclediffusion.core.spi.Device;
+import org.cyclediffusion.core.spi.Models;
+
+/**
+ * The LibTorch backend ({@code libtorch}): diffusers folders with safetensors weights, run with
+ * functional LibTorch ops through JavaCPP. Discovery is cheap: nothing here loads native code
+ * until {@link #open}.
+ */
+public final class TorchBackendProvider implements BackendProvider {
+    public static final String NAME = "libtorch";
+
+    /** What a machine needs for {@code --device cuda} (the CPU natives are the default dependency). */
+    static final String GPU_REQUIREMENTS = "a GPU machine needs an NVIDIA driver for CUDA 13.1 and this module built with"
+            + " the Maven profile -Pcuda (org.bytedeco:pytorch:2.10.0-1.5.13:linux-x86_64-gpu, org.bytedeco:cuda:13.1-9.19-1.5.13"
+            + ":linux-x86_64 and org.bytedeco:cuda-redist:13.1-9.19-1.5.13 on the class path); use --device cpu otherwise";
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public List<String> devices() {
+        return TorchNatives.cudaNativesOnClassPath() ? List.of("cpu", "cuda") : List.of("cpu");
+    }
+
+    @Override
+    public boolean canOpen(ModelFolder folder) {
+        return folder.hasFile("unet", "diffusion_pytorch_model.safetensors");
+    }
+
+    /** fp32 on the CPU, fp16 on CUDA; bf16 only on request. */
+    @Override
+    public DType defaultDType(Device device) {
+        return device.isCuda() ? DType.FLOAT16 : DType.FLOAT32;
+    }
+
+    @Override
+    public Models open(ModelFolder folder, Device device, DType dtype) {
+        return TorchModels.open(folder, TorchContext.open(device, dtype));
+    }
+
+    @Override
+    public String toString() {
+        return NAME;
+    }
+}
