@@ -18,7 +18,12 @@ final class TorchTextEncoder extends TorchComponent implements TextEncoder {
         ClipTextConfig config = ClipTextConfig.read(folder.config("text_encoder", "config.json"));
         TorchWeights weights = TorchWeights.load(TorchWeights.locate(folder, "text_encoder", "model.safetensors"),
                 ClipTextModel.expectedShapes(config), UnaryOperator.identity(), context, context.scalarType());
-        return new TorchTextEncoder(context, weights, new ClipTextModel(config, weights));
+        try {
+            return new TorchTextEncoder(context, weights, new ClipTextModel(config, weights));
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
     }
 
     @Override
