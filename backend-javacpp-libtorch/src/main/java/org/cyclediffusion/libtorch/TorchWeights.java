@@ -11,6 +11,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.UnaryOperator;
 import org.bytedeco.javacpp.BytePointer;
@@ -79,6 +80,15 @@ final class TorchWeights implements AutoCloseable {
      */
     static TorchWeights load(Path file, Map<String, long[]> expected, UnaryOperator<String> rename, TorchContext context,
             ScalarType dtype) {
+        return load(file, expected, Set.of(), rename, context, dtype);
+    }
+
+    /**
+     * As {@link #load(Path, Map, UnaryOperator, TorchContext, ScalarType)}, where {@code presentNotLoaded}
+     * names tensors the file must hold (any shape) that another part of the program reads itself.
+     */
+    static TorchWeights load(Path file, Map<String, long[]> expected, Set<String> presentNotLoaded, UnaryOperator<String> rename,
+            TorchContext context, ScalarType dtype) {
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
             Map<String, String> storedName = new LinkedHashMap<>();
             Map<String, long[]> found = new LinkedHashMap<>();
@@ -90,7 +100,7 @@ final class TorchWeights implements AutoCloseable {
                 storedName.put(name, info.name());
                 found.put(name, info.shape());
             }
-            check(file, found, expected);
+            check(file, found, expected, presentNotLoaded);
             Map<String, Tensor> out = new LinkedHashMap<>();
             try (PointerScope scope = new PointerScope()) {
                 for (String name : expected.keySet()) {
@@ -127,10 +137,16 @@ final class TorchWeights implements AutoCloseable {
      * then the first shape that differs, each naming the file.
      */
     static void check(Path file, Map<String, long[]> found, Map<String, long[]> expected) {
+        check(file, found, expected, Set.of());
+    }
+
+    static void check(Path file, Map<String, long[]> found, Map<String, long[]> expected, Set<String> presentNotLoaded) {
         TreeSet<String> missing = new TreeSet<>(expected.keySet());
+        missing.addAll(presentNotLoaded);
         missing.removeAll(found.keySet());
         TreeSet<String> unexpected = new TreeSet<>(found.keySet());
         unexpected.removeAll(expected.keySet());
+        unexpected.removeAll(presentNotLoaded);
         if (!missing.isEmpty() || !unexpected.isEmpty()) {
             List<String> parts = new ArrayList<>();
             if (!missing.isEmpty()) {
