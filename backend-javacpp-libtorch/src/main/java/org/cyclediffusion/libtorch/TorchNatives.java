@@ -36,7 +36,7 @@ import org.cyclediffusion.core.CycleDiffusionException;
  * consulted; (3) only then let JavaCPP load its JNI library; (4) check {@code /proc/self/maps}
  * that no LibTorch from outside the cache was mapped.
  */
-final class TorchNatives {
+public final class TorchNatives {
     private static final System.Logger LOG = System.getLogger(TorchNatives.class.getName());
 
     /** Dependency order: each library's DT_NEEDED entries come before it. */
@@ -49,7 +49,7 @@ final class TorchNatives {
     }
 
     /** Loads the natives (idempotent, thread-safe) and fails with a message, never a crash, on a bad setup. */
-    static void load() {
+    public static void load() {
         if (loaded) {
             return;
         }
