@@ -16,9 +16,12 @@ public final class TorchBackendProvider implements BackendProvider {
     public static final String NAME = "libtorch";
 
     /** What a machine needs for {@code --device cuda} (the CPU natives are the default dependency). */
-    static final String GPU_REQUIREMENTS = "a GPU machine needs an NVIDIA driver for CUDA 13.1 and this module built with"
-            + " the Maven profile -Pcuda (org.bytedeco:pytorch:2.10.0-1.5.13:linux-x86_64-gpu, org.bytedeco:cuda:13.1-9.19-1.5.13"
-            + ":linux-x86_64 and org.bytedeco:cuda-redist:13.1-9.19-1.5.13 on the class path); use --device cpu otherwise";
+    static final String GPU_REQUIREMENTS = "a GPU machine needs (1) an NVIDIA driver for CUDA 13 (R580 or newer);"
+            + " (2) this module built with the Maven profile -Pcuda, which adds org.bytedeco:pytorch:2.10.0-1.5.13:linux-x86_64-gpu,"
+            + " org.bytedeco:cuda:13.1-9.19-1.5.13 (with :linux-x86_64) and org.bytedeco:cuda-redist:13.1-9.19-1.5.13:linux-x86_64"
+            + " (cudart, cufft, curand, cupti, nvrtc, nvJitLink, cufile); (3) what Maven does not serve: cuBLAS 13, cuSPARSE 12 and"
+            + " cuSOLVER 12 (CUDA 13.1 toolkit), cuDNN 9 and NCCL 2, in /usr/local/cuda-13.1/lib64 or on the dynamic linker's path."
+            + " Use --device cpu otherwise";
 
     @Override
     public String name() {

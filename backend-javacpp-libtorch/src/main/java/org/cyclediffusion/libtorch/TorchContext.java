@@ -54,9 +54,13 @@ final class TorchContext {
         }
         TorchNatives.load();
         if (device.isCuda()) {
+            if (!TorchNatives.cudaLoaded()) {
+                throw new CycleDiffusionException("device " + device + ": the GPU build of LibTorch is on the class path but its CUDA"
+                        + " library did not load (" + TorchNatives.cudaLoadFailure() + "); " + TorchBackendProvider.GPU_REQUIREMENTS);
+            }
             if (!cuda_is_available()) {
-                throw new CycleDiffusionException("device " + device + ": LibTorch sees no CUDA device (the GPU natives are "
-                        + "on the class path, but no GPU or driver is visible to this process); " + TorchBackendProvider.GPU_REQUIREMENTS);
+                throw new CycleDiffusionException("device " + device + ": LibTorch sees no CUDA device (the GPU natives loaded, but no"
+                        + " GPU or NVIDIA driver is visible to this process); " + TorchBackendProvider.GPU_REQUIREMENTS);
             }
             int count = cuda_device_count();
             if (device.index() >= count) {

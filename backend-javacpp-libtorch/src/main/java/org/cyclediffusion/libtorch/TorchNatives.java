@@ -10,7 +10,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.bytedeco.javacpp.ClassProperties;
 import org.bytedeco.javacpp.Loader;
 import org.cyclediffusion.core.CycleDiffusionException;
@@ -30,20 +32,29 @@ import org.cyclediffusion.core.CycleDiffusionException;
  * every run, since that path is searched before {@code RUNPATH}.
  *
  * <p>What we do instead: (1) extract every library the preset names into the JavaCPP cache before
- * any is loaded, so {@code $ORIGIN} always resolves; (2) load them by absolute path in dependency
- * order ({@code gomp, c10, torch_cpu}, the CUDA pair, then {@code torch}), so each later
- * {@code DT_NEEDED} entry is satisfied by a library already in the process and no search path is
- * consulted; (3) only then let JavaCPP load its JNI library; (4) check {@code /proc/self/maps}
- * that no LibTorch from outside the cache was mapped.
+ * any is loaded, so {@code $ORIGIN} always resolves; (2) load them by absolute path, first what
+ * LibTorch depends on (OpenBLAS, in the GPU build the CUDA runtime) as JavaCPP would, then
+ * LibTorch's own in dependency order ({@code gomp, c10, torch_cpu}, the CUDA pair, {@code torch})
+ * from the bundle only, so each later {@code DT_NEEDED} entry is satisfied by a library already in
+ * the process and no search path is consulted; (3) only then let JavaCPP load its JNI library;
+ * (4) check {@code /proc/self/maps} that no LibTorch from outside the cache was mapped.
  */
 public final class TorchNatives {
     private static final System.Logger LOG = System.getLogger(TorchNatives.class.getName());
 
     /** Dependency order: each library's DT_NEEDED entries come before it. */
     private static final List<String> ORDER = List.of("gomp", "c10", "torch_cpu", "c10_cuda", "torch_cuda", "torch");
+    /**
+     * What the JNI library needs; the rest may fail (in the GPU build, {@code torch_cuda} without
+     * cuBLAS, and the {@code libtorch.so} stub that links it) and LibTorch still runs on the CPU.
+     */
+    private static final Set<String> REQUIRED = Set.of("c10", "torch_cpu");
+
+    /** Libraries that failed to load, by base name, with the dynamic linker's message. */
+    private static final Map<String, String> FAILURES = new ConcurrentHashMap<>();
 
     private static volatile boolean loaded;
-    private static volatile boolean cudaBuild;
+    private static volatile boolean cudaLoaded;
 
     private TorchNatives() {
     }
@@ -68,8 +79,11 @@ public final class TorchNatives {
                 preloadInOrder(openblas);
                 Loader.load(openblas);
                 List<String> ours = preloadInOrder(torch);
+                refuseSystemFallback();
                 Loader.load(torch);
-                cudaBuild = ours.stream().anyMatch(f -> f.contains("torch_cuda"));
+                cudaLoaded = ours.stream().anyMatch(f -> f.contains("libtorch_cuda"));
+            } catch (CycleDiffusionException e) {
+                throw e;
             } catch (UnsatisfiedLinkError | RuntimeException e) {
                 throw new CycleDiffusionException("cannot load the LibTorch natives of org.bytedeco:pytorch ("
                         + e.getMessage() + "); the class path needs org.bytedeco:pytorch with the classifier of this platform ("
@@ -80,9 +94,19 @@ public final class TorchNatives {
         }
     }
 
-    /** Whether the natives loaded are the CUDA build ({@code linux-x86_64-gpu}); call after {@link #load()}. */
-    static boolean isCudaBuild() {
-        return cudaBuild;
+    /** Whether LibTorch's CUDA library was loaded (the GPU build, with its CUDA dependencies found); after {@link #load()}. */
+    static boolean cudaLoaded() {
+        return cudaLoaded;
+    }
+
+    /** Why {@code torch_cuda} (or what it needs) did not load, when the GPU build is on the class path but CUDA is unusable. */
+    static String cudaLoadFailure() {
+        for (String lib : List.of("c10_cuda", "torch_cuda")) {
+            if (FAILURES.containsKey(lib)) {
+                return FAILURES.get(lib);
+            }
+        }
+        return null;
     }
 
     /**
@@ -98,8 +122,11 @@ public final class TorchNatives {
 
     /**
      * Extracts every preload/link library of a preset into the cache, then loads them by absolute
-     * path in {@link #ORDER}. Libraries not bundled for this platform (e.g. the CUDA pair in the CPU
-     * build) are skipped. Returns the files loaded.
+     * path: first, in the preset's order, the libraries LibTorch depends on (OpenBLAS, the CUDA
+     * runtime), then LibTorch's own in {@link #ORDER}. LibTorch's own are only ever taken from the
+     * bundle; the others may come from JavaCPP's search paths, as {@link Loader#load} would take
+     * them (cuBLAS or cuDNN from a CUDA install). A library that fails to load is remembered and
+     * skipped, as JavaCPP does with preloads; the JNI library then decides what is required.
      */
     private static List<String> preloadInOrder(Class<?> global) {
         Class<?> cls = Loader.getEnclosingClass(global);
@@ -107,6 +134,11 @@ public final class TorchNatives {
         Set<String> names = new LinkedHashSet<>(p.get("platform.preload"));
         names.addAll(p.get("platform.link"));
         List<String> sorted = new ArrayList<>();
+        for (String n : names) {
+            if (!ORDER.contains(baseName(n))) {
+                sorted.add(n);
+            }
+        }
         for (String order : ORDER) {
             for (String n : names) {
                 if (baseName(n).equals(order)) {
@@ -114,39 +146,86 @@ public final class TorchNatives {
                 }
             }
         }
-        for (String n : names) {
-            if (!sorted.contains(n)) {
-                sorted.add(n);
-            }
-        }
-        List<URL[]> bundled = new ArrayList<>();
+        List<URL[]> candidates = new ArrayList<>();
         for (String n : sorted) {
-            URL[] urls = Loader.findLibrary(cls, p, n, false);
-            List<URL> inJar = new ArrayList<>();
-            for (URL u : urls) {
+            boolean ours = ORDER.contains(baseName(n));
+            List<URL> urls = new ArrayList<>();
+            for (URL u : Loader.findLibrary(cls, p, n, false)) {
                 if (!"file".equals(u.getProtocol())) {
-                    try {
-                        Loader.cacheResource(u); // (1): extracted before anything is loaded
-                        inJar.add(u);
-                    } catch (IOException e) {
-                        throw new CycleDiffusionException("cannot extract " + u + " into the JavaCPP cache (" + e.getMessage()
-                                + "); set -Dorg.bytedeco.javacpp.cachedir to a writable directory", e);
-                    }
+                    cached(u); // (1): extracted before anything is loaded
+                    urls.add(u);
+                } else if (!ours) {
+                    urls.add(u);
                 }
             }
-            bundled.add(inJar.toArray(new URL[0]));
+            candidates.add(urls.toArray(new URL[0]));
         }
         List<String> loadedFiles = new ArrayList<>();
         for (int i = 0; i < sorted.size(); i++) {
-            if (bundled.get(i).length == 0) {
-                continue; // not in this build (only system copies could match): never load those
+            String name = sorted.get(i);
+            String base = baseName(name);
+            if (candidates.get(i).length == 0) {
+                continue; // not in this build, or (for LibTorch's own) only a system copy: never load that
             }
-            String f = Loader.loadLibrary(cls, bundled.get(i), sorted.get(i), loadedFiles.toArray(new String[0]));
-            if (f != null) {
-                loadedFiles.add(f);
+            if (ORDER.contains(base)) {
+                // LibTorch's own, from the bundle only. Loader.loadLibrary would fall back to
+                // System.loadLibrary on failure, i.e. to java.library.path, where Debian keeps its
+                // libtorch_cpu.so: load the extracted file ourselves and keep the linker's message.
+                String file = cached(candidates.get(i)[0]);
+                try {
+                    System.load(file);
+                    loadedFiles.add(file);
+                } catch (UnsatisfiedLinkError e) {
+                    FAILURES.putIfAbsent(base, firstLine(e.getMessage()));
+                    if (REQUIRED.contains(base)) {
+                        throw new CycleDiffusionException("cannot load the bundled " + file + " (" + firstLine(e.getMessage()) + ")", e);
+                    }
+                }
+                continue;
+            }
+            try {
+                String f = Loader.loadLibrary(cls, candidates.get(i), name, loadedFiles.toArray(new String[0]));
+                if (f != null) {
+                    loadedFiles.add(f);
+                }
+            } catch (UnsatisfiedLinkError e) {
+                FAILURES.putIfAbsent(base, firstLine(e.getMessage()));
             }
         }
         return loadedFiles;
+    }
+
+    private static String cached(URL url) {
+        try {
+            return Loader.cacheResource(url).getAbsolutePath();
+        } catch (IOException e) {
+            throw new CycleDiffusionException("cannot extract " + url + " into the JavaCPP cache (" + e.getMessage()
+                    + "); set -Dorg.bytedeco.javacpp.cachedir to a writable directory", e);
+        }
+    }
+
+    private static String firstLine(String s) {
+        return s == null ? "(no message)" : s.lines().findFirst().orElse(s);
+    }
+
+    /**
+     * When the bundled {@code libtorch.so} stub did not load (the GPU build without its CUDA
+     * libraries), {@link Loader#load} retries it with {@code System.loadLibrary("torch")}, which
+     * searches {@code java.library.path}: a Debian {@code libtorch.so} there links the system 1.13
+     * {@code libtorch_cpu} and the JVM crashes. Fail with the reason instead.
+     */
+    private static void refuseSystemFallback() {
+        if (!FAILURES.containsKey("torch")) {
+            return;
+        }
+        for (String dir : System.getProperty("java.library.path", "").split(File.pathSeparator)) {
+            Path candidate = dir.isBlank() ? null : Paths.get(dir, System.mapLibraryName("torch"));
+            if (candidate != null && Files.exists(candidate)) {
+                throw new CycleDiffusionException("the bundled LibTorch stub did not load (" + FAILURES.get("torch") + ") and JavaCPP"
+                        + " would fall back to the system " + candidate + ", which crashes the JVM; with the GPU natives (-Pcuda) install"
+                        + " the CUDA libraries they need (" + cudaLoadFailure() + "), or build without -Pcuda");
+            }
+        }
     }
 
     /** {@code gomp@.1} → {@code gomp}; {@code c10!} → {@code c10}; {@code a:b} keeps {@code a}. */
