@@ -23,7 +23,7 @@ class ClipTextModelTest {
         TorchContext ctx = TorchContext.open(Device.CPU, DType.FLOAT32);
         try (TorchTextEncoder te = TorchTextEncoder.load(ModelFolder.open(Fixtures.model(model)), ctx);
                 Golden g = Golden.open("text_encoder_" + model.replace('-', '_'))) {
-            long[][] ids = ids(g);
+            long[][] ids = GoldenIds.of(g);
             for (int k = 0; k <= 2; k++) {
                 FloatTensor expected = g.f32(k == 0 ? "last_hidden_state" : "clip_skip" + k);
                 FloatTensor actual = te.encode(ids, k);
@@ -33,15 +33,5 @@ class ClipTextModelTest {
             CycleDiffusionException e = assertThrows(CycleDiffusionException.class, () -> te.encode(ids, 6));
             assertTrue(e.getMessage().contains("clip skip 6"), e.getMessage());
         }
-    }
-
-    static long[][] ids(Golden g) {
-        long[] flat = g.i64("input_ids");
-        int[] s = g.shape("input_ids");
-        long[][] out = new long[s[0]][s[1]];
-        for (int i = 0; i < s[0]; i++) {
-            System.arraycopy(flat, i * s[1], out[i], 0, s[1]);
-        }
-        return out;
     }
 }
