@@ -11,10 +11,8 @@ import org.cyclediffusion.core.config.JsonConfig;
 record ClipTextConfig(String source, int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
         int maxPositions, Activation activation, double layerNormEps) {
 
-    /** Keys transformers reads but that do not change the forward pass of {@code CLIPTextModel}. */
-    private static final Set<String> IGNORED = Set.of("architectures", "model_type", "torch_dtype", "transformers_version",
-            "initializer_factor", "initializer_range", "attention_dropout", "dropout", "bos_token_id", "eos_token_id",
-            "pad_token_id", "projection_dim", "name_or_path", "output_attentions", "output_hidden_states", "return_dict");
+    /** Keys of the file that do not change the forward pass of {@code CLIPTextModel}. */
+    private static final Set<String> IGNORED = PretrainedConfigKeys.GENERIC;
 
     static ClipTextConfig read(JsonConfig c) {
         ClipTextConfig config = new ClipTextConfig(c.source(),

@@ -1,5 +1,7 @@
 package org.cyclediffusion.libtorch;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Set;
 import org.cyclediffusion.core.config.JsonConfig;
 
@@ -13,15 +15,28 @@ import org.cyclediffusion.core.config.JsonConfig;
 record ClipVisionConfig(String source, int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numChannels,
         int imageSize, int patchSize, Activation activation, double layerNormEps, int projectionDim) {
 
-    private static final Set<String> IGNORED_TOP = Set.of("architectures", "model_type", "torch_dtype", "transformers_version",
-            "initializer_factor", "logit_scale_init_value", "text_config", "text_config_dict", "vision_config_dict",
-            "name_or_path");
-    private static final Set<String> IGNORED_VISION = Set.of("model_type", "projection_dim", "initializer_range",
-            "initializer_factor", "attention_dropout", "dropout");
+    private static final Set<String> IGNORED_TOP = union(PretrainedConfigKeys.GENERIC, Set.of("logit_scale_init_value", "text_config",
+            "text_config_dict"));
+    private static final Set<String> IGNORED_VISION = PretrainedConfigKeys.GENERIC;
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> u = new java.util.HashSet<>(a);
+        u.addAll(b);
+        return Set.copyOf(u);
+    }
 
     static ClipVisionConfig read(JsonConfig clipConfig) {
-        JsonConfig v = clipConfig.getObject("vision_config")
-                .orElseGet(() -> JsonConfig.parse("{}", clipConfig.source() + " → vision_config (absent: all defaults)"));
+        // transformers 4.35 CLIPConfig: values in the legacy vision_config_dict override vision_config.
+        ObjectNode merged = JsonNodeFactory.instance.objectNode();
+        for (String key : new String[] {"vision_config", "vision_config_dict"}) {
+            clipConfig.get(key).ifPresent(n -> {
+                if (!(n instanceof ObjectNode o)) {
+                    throw clipConfig.unsupported(key, n, "an object");
+                }
+                merged.setAll(o);
+            });
+        }
+        JsonConfig v = new JsonConfig(merged, clipConfig.source() + " → vision_config");
         ClipVisionConfig config = new ClipVisionConfig(v.source(),
                 v.getInt("hidden_size", 768),
                 v.getInt("intermediate_size", 3072),

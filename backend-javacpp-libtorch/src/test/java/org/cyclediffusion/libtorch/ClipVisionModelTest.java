@@ -49,4 +49,16 @@ class ClipVisionModelTest {
         assertEquals(1e-5, c.layerNormEps());
         assertEquals(50, c.numPositions());
     }
+
+    @Test
+    void legacyVisionConfigDictOverridesVisionConfig() {
+        // Older transformers saved CLIPConfig with both; 4.35 lets vision_config_dict win.
+        ClipVisionConfig c = ClipVisionConfig.read(JsonConfig.parse(
+                "{\"vision_config\": {\"hidden_size\": 96, \"patch_size\": 32, \"use_bfloat16\": false},"
+                        + " \"vision_config_dict\": {\"patch_size\": 14}, \"projection_dim\": 8}", "safety_checker/config.json"));
+        assertEquals(96, c.hiddenSize());
+        assertEquals(14, c.patchSize());
+        assertEquals(8, c.projectionDim());
+        assertEquals(12, c.numLayers(), "CLIPVisionConfig default");
+    }
 }
