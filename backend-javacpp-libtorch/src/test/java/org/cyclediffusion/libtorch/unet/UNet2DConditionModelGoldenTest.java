@@ -10,6 +10,7 @@ import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
 import org.cyclediffusion.core.testing.TensorAssert;
+import org.cyclediffusion.libtorch.TorchNatives;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
@@ -34,6 +35,7 @@ class UNet2DConditionModelGoldenTest {
 
     @BeforeAll
     void load() {
+        TorchNatives.load(); // the bundled LibTorch only, never a system one, before any LibTorch class initialises
         sd1Weights = UNetTestTensors.load(Fixtures.model("tiny-sd").resolve("unet/diffusion_pytorch_model.safetensors"));
         sd2Weights = UNetTestTensors.load(Fixtures.model("tiny-sd2").resolve("unet/diffusion_pytorch_model.safetensors"));
         sd1 = UNet2DConditionModel.build(JsonConfig.read(Fixtures.model("tiny-sd").resolve("unet/config.json")), sd1Weights);

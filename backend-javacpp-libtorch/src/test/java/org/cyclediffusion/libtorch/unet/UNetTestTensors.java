@@ -10,13 +10,22 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.cyclediffusion.core.io.SafetensorsFile;
 import org.cyclediffusion.core.tensor.FloatTensor;
+import org.cyclediffusion.libtorch.TorchNatives;
 
 /**
  * Test-only bridges between host {@link FloatTensor}s and LibTorch tensors, and a plain loader of
  * a safetensors file into float32 CPU tensors (the backend's real loader belongs to the backend;
  * these tests only need the state dict). Every returned tensor is the caller's to close.
+ *
+ * <p>Loads the natives through {@link TorchNatives} before any LibTorch class is initialised: left
+ * to JavaCPP's own loading, a first run on a machine with a system LibTorch (Debian's
+ * {@code libtorch-dev}) crashes the JVM (see {@link TorchNatives}).
  */
 final class UNetTestTensors {
+    static {
+        TorchNatives.load();
+    }
+
     private UNetTestTensors() {
     }
 
