@@ -1,0 +1,122 @@
+package org.cyclediffusion.libtorch;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.spi.DType;
+import org.cyclediffusion.core.spi.Models;
+import org.cyclediffusion.core.spi.SafetyModel;
+import org.cyclediffusion.core.spi.TextEncoder;
+import org.cyclediffusion.core.spi.UNet;
+import org.cyclediffusion.core.spi.Vae;
+
+/**
+ * The networks of one diffusers folder on one device. Opening is exception-safe (what was loaded
+ * before a failure is closed). The safety checker's network is loaded on first request, so a run
+ * with the checker switched off never reads its files.
+ */
+final class TorchModels implements Models {
+    private final ModelFolder folder;
+    private final TorchContext context;
+    private final TorchTextEncoder textEncoder;
+    private final TorchUNet unet;
+    private final TorchVae vae;
+    private Optional<SafetyModel> safety;
+    private boolean closed;
+
+    private TorchModels(ModelFolder folder, TorchContext context, TorchTextEncoder textEncoder, TorchUNet unet, TorchVae vae) {
+        this.folder = folder;
+        this.context = context;
+        this.textEncoder = textEncoder;
+        this.unet = unet;
+        this.vae = vae;
+    }
+
+    static TorchModels open(ModelFolder folder, TorchContext context) {
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            TorchTextEncoder te = add(opened, TorchTextEncoder.load(folder, context));
+            TorchUNet unet = add(opened, TorchUNet.load(folder, context));
+            TorchVae vae = add(opened, TorchVae.load(folder, context));
+            return new TorchModels(folder, context, te, unet, vae);
+        } catch (RuntimeException e) {
+            for (int i = opened.size() - 1; i >= 0; i--) {
+                try {
+                    opened.get(i).close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static <T extends AutoCloseable> T add(List<AutoCloseable> opened, T component) {
+        opened.add(component);
+        return component;
+    }
+
+    @Override
+    public TextEncoder textEncoder() {
+        return textEncoder;
+    }
+
+    @Override
+    public UNet unet() {
+        return unet;
+    }
+
+    @Override
+    public Vae vae() {
+        return vae;
+    }
+
+    /** {@code safety_checker/} when model_index.json declares one ({@code [null, null]} or absent: none). */
+    @Override
+    public synchronized Optional<SafetyModel> safetyModel() {
+        if (closed) {
+            throw new CycleDiffusionException("libtorch models of " + folder + " are closed");
+        }
+        if (safety == null) {
+            safety = folder.declared("safety_checker").isPresent()
+                    ? Optional.of(TorchSafetyEmbedder.load(folder, context))
+                    : Optional.empty();
+        }
+        return safety;
+    }
+
+    @Override
+    public String description() {
+        String d = "libtorch " + context;
+        return vae.context().dtype() != context.dtype() ? d + " (VAE " + DType.FLOAT32.shortName() + ")" : d;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        RuntimeException failure = null;
+        List<AutoCloseable> all = new ArrayList<>(List.of(textEncoder, unet, vae));
+        if (safety != null) {
+            safety.ifPresent(all::add);
+        }
+        for (AutoCloseable c : all) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = e instanceof RuntimeException re ? re : new CycleDiffusionException("close failed", e);
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package org.cyclediffusion.libtorch.unet;
+
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * Where a layer gets its parameters while the model is assembled. The same assembly code runs
+ * twice: once against a {@link ShapeRecorder}, which lists every state-dict name with the shape
+ * diffusers would create (so expected shapes, parameter counts and validation come from the one
+ * description of the network), and once against a {@link WeightBinder}, which hands out the
+ * loaded tensors.
+ */
+abstract class ParameterSource {
+    private final String configSource;
+
+    ParameterSource(String configSource) {
+        this.configSource = configSource;
+    }
+
+    /** The config file the network was described by, for error messages. */
+    final String configSource() {
+        return configSource;
+    }
+
+    /**
+     * The parameter called {@code name} (a diffusers state-dict key) of the given shape. Returns
+     * {@code null} while only shapes are being recorded.
+     */
+    abstract Tensor take(String name, long... shape);
+}

@@ -1,0 +1,34 @@
+package org.cyclediffusion.libtorch.unet;
+
+import java.util.function.Supplier;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * Runs one layer's work in its own {@link PointerScope}, so its temporaries (and their native
+ * storage) are freed when the layer returns rather than at the end of the whole forward pass:
+ * full-size activations would otherwise pile up to several GB. Only the result survives, handed
+ * to the enclosing scope.
+ */
+final class Scopes {
+    private Scopes() {
+    }
+
+    /**
+     * {@code body} must return a tensor it created (not one of its inputs): the result is moved
+     * from the child scope to the enclosing one, which then owns it.
+     */
+    static Tensor inChildScope(Supplier<Tensor> body) {
+        PointerScope parent = PointerScope.getInnerScope();
+        Tensor out;
+        try (PointerScope child = new PointerScope()) {
+            out = body.get();
+            out.retainReference(); // outlives the child scope's release
+        }
+        if (parent != null) {
+            parent.attach(out); // +1 owned by the parent ...
+            out.releaseReference(); // ... and our extra reference dropped
+        }
+        return out;
+    }
+}
