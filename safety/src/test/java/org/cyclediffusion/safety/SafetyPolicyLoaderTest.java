@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Predicate;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -81,29 +82,38 @@ class SafetyPolicyLoaderTest {
         return logged.stream().filter(r -> r.getLevel().intValue() >= Level.WARNING.intValue()).map(LogRecord::getMessage).toList();
     }
 
-    /**
-     * tiny-sd-onnx in {@code tmp}: every file linked except under {@code safety_checker/} (linked only
-     * when {@code withChecker}), and {@code model_index.json} written with the given checker entry and
-     * {@code requires_safety_checker}.
-     */
-    private Path onnxCopy(boolean withChecker, String library, String className, boolean requiresChecker) throws IOException {
-        Path src = Fixtures.model("tiny-sd-onnx");
+    /** A model folder in {@code tmp}: every file linked except {@code model_index.json} (copied) and those {@code skip} names. */
+    private Path linkedCopy(String model, Predicate<Path> skip) throws IOException {
+        Path src = Fixtures.model(model);
         try (var files = Files.walk(src)) {
             for (Path f : files.filter(Files::isRegularFile).toList()) {
                 Path rel = src.relativize(f);
-                if (rel.toString().equals("model_index.json") || (!withChecker && rel.startsWith("safety_checker"))) {
+                if (skip.test(rel)) {
                     continue;
                 }
                 Path dst = tmp.resolve(rel.toString());
                 Files.createDirectories(dst.getParent());
-                Files.createSymbolicLink(dst, f.toAbsolutePath());
+                if (rel.toString().equals("model_index.json")) {
+                    Files.copy(f, dst);
+                } else {
+                    Files.createSymbolicLink(dst, f.toAbsolutePath());
+                }
             }
         }
-        ObjectNode index = (ObjectNode) MAPPER.readTree(src.resolve("model_index.json").toFile());
+        return tmp;
+    }
+
+    /**
+     * tiny-sd-onnx in {@code tmp}: {@code safety_checker/} linked only when {@code withChecker}, and
+     * {@code model_index.json} with the given checker entry and {@code requires_safety_checker}.
+     */
+    private Path onnxCopy(boolean withChecker, String library, String className, boolean requiresChecker) throws IOException {
+        Path dir = linkedCopy("tiny-sd-onnx", rel -> !withChecker && rel.startsWith("safety_checker"));
+        ObjectNode index = (ObjectNode) MAPPER.readTree(dir.resolve("model_index.json").toFile());
         index.putArray("safety_checker").add(library).add(className);
         index.put("requires_safety_checker", requiresChecker);
-        Files.writeString(tmp.resolve("model_index.json"), MAPPER.writeValueAsString(index));
-        return tmp;
+        Files.writeString(dir.resolve("model_index.json"), MAPPER.writeValueAsString(index));
+        return dir;
     }
 
     /** (a) Declared, with safety_checker/model.onnx: on, and it flags v05 as diffusers does. */
@@ -188,5 +198,32 @@ class SafetyPolicyLoaderTest {
         List<String> w = warnings();
         assertEquals(1, w.size(), w.toString());
         assertTrue(w.get(0).contains("declares no safety_checker although requires_safety_checker is true"), w.get(0));
+    }
+
+    /** (b) on LibTorch: the checker's weights are there but its config.json is not; the load fails with the way out. */
+    @Test
+    void incompleteTorchCheckerFailsAtLoad() throws IOException {
+        Path dir = linkedCopy("tiny-sd", rel -> rel.toString().equals("safety_checker/config.json"));
+        ConfigException e = assertThrows(ConfigException.class, () -> new PipelineLoader().load(PipelineLoader.Options.of(dir)));
+        String m = e.getMessage();
+        assertTrue(m.contains("config.json") && m.contains("--no-safety-checker"), m);
+    }
+
+    /** (d) tiny-sd2 declares [null, null] and requires_safety_checker false: no checker on LibTorch, no warning; v12 unchanged. */
+    @Test
+    void tinySd2HasNoChecker() {
+        String id = "v12_sd2_vpred_fixed";
+        try (CycleDiffusionPipeline p = new PipelineLoader().load(PipelineLoader.Options.of(Fixtures.model("tiny-sd2")));
+                Golden g = Golden.open("cycle_" + id)) {
+            assertTrue(p.models().description().startsWith("libtorch"), p.models().description());
+            assertFalse(p.safetyChecker().isPresent());
+            assertTrue(p.models().safetyModel().isEmpty());
+            EditResult r = p.edit(GoldenCases.request(id).build());
+            assertTrue(r.verdicts().isEmpty());
+            double[] d = TensorAssert.diffStats(r.imagesNp().data(), g.f32("image_np").data());
+            System.out.printf(Locale.ROOT, "libtorch unchecked %s image_np max |d| %.3e mean %.3e%n", id, d[0], d[1]);
+            assertTrue(d[0] <= CheckedOutputs.IMAGE_MAX && d[1] <= CheckedOutputs.IMAGE_MEAN, d[0] + " " + d[1]);
+        }
+        assertEquals(List.of(), warnings());
     }
 }
