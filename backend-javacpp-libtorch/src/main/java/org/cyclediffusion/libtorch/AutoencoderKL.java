@@ -3,6 +3,7 @@ package org.cyclediffusion.libtorch;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.libtorch.Layers.Conv2d;
 
 /**
@@ -23,6 +24,11 @@ final class AutoencoderKL {
         this.decoder = new VaeDecoder(config, w);
         this.quantConv = Conv2d.of(w, "quant_conv", 1, 0);
         this.postQuantConv = Conv2d.of(w, "post_quant_conv", 1, 0);
+    }
+
+    /** Every parameter of the {@code AutoencoderKL} that {@code vae/config.json} describes, by state-dict name, with its shape. */
+    static Map<String, long[]> expectedShapes(JsonConfig config) {
+        return expectedShapes(AutoencoderKLConfig.read(config));
     }
 
     static Map<String, long[]> expectedShapes(AutoencoderKLConfig c) {

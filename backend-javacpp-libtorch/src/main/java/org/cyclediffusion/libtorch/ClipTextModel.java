@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.libtorch.Layers.LayerNorm;
 
 /**
@@ -29,6 +30,14 @@ final class ClipTextModel {
         this.encoder = new ClipEncoder(w, PREFIX + ".encoder", config.numLayers(), config.numHeads(), config.activation(),
                 config.layerNormEps());
         this.finalLayerNorm = LayerNorm.of(w, PREFIX + ".final_layer_norm", config.layerNormEps());
+    }
+
+    /**
+     * Every parameter of transformers' {@code CLIPTextModel} that {@code text_encoder/config.json}
+     * describes, by state-dict name, with its shape ({@code position_ids} is a buffer, not listed).
+     */
+    static Map<String, long[]> expectedShapes(JsonConfig config) {
+        return expectedShapes(ClipTextConfig.read(config));
     }
 
     static Map<String, long[]> expectedShapes(ClipTextConfig c) {

@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.spi.SafetyEmbedder;
 import org.cyclediffusion.core.tensor.FloatTensor;
@@ -23,6 +24,10 @@ final class TorchSafetyEmbedder extends TorchComponent implements SafetyEmbedder
     static final Set<String> CONCEPT_TENSORS = Set.of("concept_embeds", "special_care_embeds", "concept_embeds_weights",
             "special_care_embeds_weights");
 
+    /** The checker's fixed concept counts ({@code torch.ones(17, projection_dim)}, {@code torch.ones(3, projection_dim)}). */
+    private static final int CONCEPTS = 17;
+    private static final int SPECIAL_CARE_CONCEPTS = 3;
+
     private final ClipVisionModel vision;
     private final Linear projection;
 
@@ -32,11 +37,34 @@ final class TorchSafetyEmbedder extends TorchComponent implements SafetyEmbedder
         this.projection = projection;
     }
 
+    /** What this class loads: the vision tower and the bias-free {@code visual_projection} (hidden → projection_dim). */
+    static Map<String, long[]> embedderShapes(ClipVisionConfig config) {
+        Map<String, long[]> s = ClipVisionModel.expectedShapes(config, VISION_PREFIX);
+        Linear.expect(s, "visual_projection", config.projectionDim(), config.hiddenSize(), false);
+        return s;
+    }
+
+    /**
+     * Every parameter of diffusers' {@code StableDiffusionSafetyChecker} that
+     * {@code safety_checker/config.json} (a {@code CLIPConfig}) describes, by state-dict name, with
+     * its shape: the {@link #embedderShapes embedder's}, then the concept tensors, which the checker
+     * creates as {@code nn.Parameter}s ({@code requires_grad=False}, still counted by
+     * {@code parameters()}) with 17 concepts and 3 special-care concepts.
+     */
+    static Map<String, long[]> expectedShapes(JsonConfig clipConfig) {
+        ClipVisionConfig config = ClipVisionConfig.read(clipConfig);
+        Map<String, long[]> s = embedderShapes(config);
+        s.put("concept_embeds", new long[] {CONCEPTS, config.projectionDim()});
+        s.put("special_care_embeds", new long[] {SPECIAL_CARE_CONCEPTS, config.projectionDim()});
+        s.put("concept_embeds_weights", new long[] {CONCEPTS});
+        s.put("special_care_embeds_weights", new long[] {SPECIAL_CARE_CONCEPTS});
+        return s;
+    }
+
     static TorchSafetyEmbedder load(ModelFolder folder, TorchContext context) {
         ClipVisionConfig config = ClipVisionConfig.read(folder.config("safety_checker", "config.json"));
         Path path = TorchWeights.locate(folder, "safety_checker", "model.safetensors");
-        Map<String, long[]> expected = ClipVisionModel.expectedShapes(config, VISION_PREFIX);
-        Linear.expect(expected, "visual_projection", config.projectionDim(), config.hiddenSize(), false);
+        Map<String, long[]> expected = embedderShapes(config);
         TorchWeights weights = TorchWeights.load(path, expected, CONCEPT_TENSORS, UnaryOperator.identity(), context, context.scalarType());
         try {
             return new TorchSafetyEmbedder(context, weights, new ClipVisionModel(config, weights, VISION_PREFIX),

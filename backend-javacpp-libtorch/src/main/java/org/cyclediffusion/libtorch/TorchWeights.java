@@ -133,6 +133,27 @@ final class TorchWeights implements AutoCloseable {
     }
 
     /**
+     * Weights already on the device, e.g. built in memory by a test, checked against
+     * {@code expected} exactly as a file's are. The result holds its own handles on the caller's
+     * tensors (same storage, no copy), released by {@link #close()}; the caller still closes its
+     * own. The tensors must already have the device and dtype the network will run in.
+     *
+     * @param source named in messages where a file would be
+     */
+    static TorchWeights of(Path source, Map<String, long[]> expected, Map<String, Tensor> tensors) {
+        Map<String, long[]> found = new LinkedHashMap<>();
+        tensors.forEach((name, t) -> found.put(name, t.shape()));
+        check(source, found, expected);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String name : expected.keySet()) {
+            Tensor handle = new Tensor(tensors.get(name));
+            handle.retainReference();
+            out.put(name, handle);
+        }
+        return new TorchWeights(source, Collections.unmodifiableMap(out));
+    }
+
+    /**
      * The name and shape check shared by every network: all missing names, all unexpected names,
      * then the first shape that differs, each naming the file.
      */

@@ -12,18 +12,16 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.cyclediffusion.core.CycleDiffusionException;
-import org.cyclediffusion.core.image.ImageFiles;
-import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.EditObserver;
 import org.cyclediffusion.core.pipeline.EditRequest;
 import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.pipeline.InvalidRequestException;
-import org.cyclediffusion.core.pipeline.OutputType;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
+import org.cyclediffusion.core.testing.GoldenCases;
 import org.cyclediffusion.core.testing.TensorAssert;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -123,34 +121,7 @@ class OrtPipelineParityTest {
     }
 
     static EditRequest request(JsonNode c) {
-        List<RgbImage> images = new ArrayList<>();
-        c.get("images").forEach(n -> images.add(ImageFiles.read(Fixtures.image(n.asText()))));
-        EditRequest.Builder b = EditRequest.builder()
-                .prompts(strings(c.get("prompt")))
-                .sourcePrompts(strings(c.get("source_prompt")))
-                .images(images)
-                .strength(c.get("strength").asDouble())
-                .numInferenceSteps(c.get("num_inference_steps").asInt())
-                .guidanceScale(c.get("guidance_scale").asDouble())
-                .sourceGuidanceScale(c.get("source_guidance_scale").asDouble())
-                .numImagesPerPrompt(c.get("num_images_per_prompt").asInt())
-                .eta(c.get("eta").asDouble())
-                .seed(c.get("seed").asLong())
-                .outputType(OutputType.NP);
-        if (c.hasNonNull("clip_skip")) {
-            b.clipSkip(c.get("clip_skip").asInt());
-        }
-        return b.build();
-    }
-
-    private static List<String> strings(JsonNode n) {
-        List<String> out = new ArrayList<>();
-        if (n.isArray()) {
-            n.forEach(e -> out.add(e.asText()));
-        } else {
-            out.add(n.asText());
-        }
-        return out;
+        return GoldenCases.request(c).build();
     }
 
     /**

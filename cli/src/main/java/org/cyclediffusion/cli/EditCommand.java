@@ -89,7 +89,8 @@ final class EditCommand implements Callable<Integer> {
             description = "Output file; several images become NAME-0.png, NAME-1.png, ... in diffusers' order.")
     Path output;
 
-    @Option(names = "--output-format", paramLabel = "FMT", description = "png or npy (default: from the --output extension, else png).")
+    @Option(names = {"--output-format", "--output-type"}, paramLabel = "FMT",
+            description = "png or npy; diffusers' output_type names pil and np mean the same (default: from the --output extension, else png).")
     String outputFormat;
 
     @Option(names = "--json", description = "Print one JSON object with outputs, nsfw flags, parameters and timings on stdout.")
@@ -156,11 +157,11 @@ final class EditCommand implements Callable<Integer> {
         if (f == null) {
             f = output.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy") ? "npy" : "png";
         }
-        f = f.toLowerCase(Locale.ROOT);
-        if (!f.equals("png") && !f.equals("npy")) {
-            throw new Errors.UsageException("--output-format '" + outputFormat + "': expected png or npy");
-        }
-        return f;
+        return switch (f.toLowerCase(Locale.ROOT)) {
+            case "png", "pil" -> "png";
+            case "npy", "np" -> "npy";
+            default -> throw new Errors.UsageException("--output-format '" + outputFormat + "': expected png or npy (or pil, np)");
+        };
     }
 
     private static <T> T parse(java.util.function.Supplier<T> parser, String flag) {

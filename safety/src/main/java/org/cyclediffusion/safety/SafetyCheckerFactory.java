@@ -2,6 +2,7 @@ package org.cyclediffusion.safety;
 
 import java.util.List;
 import java.util.Optional;
+import org.cyclediffusion.core.InvalidInputException;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.spi.Models;
@@ -60,7 +61,16 @@ public final class SafetyCheckerFactory implements SafetyCheckerProvider {
                     + " is missing; the checker needs the CLIPImageProcessor configuration. Copy feature_extractor/ from the"
                     + " checkpoint the model came from");
         }
-        Optional<SafetyModel> model = models.safetyModel();
+        Optional<SafetyModel> model;
+        try {
+            model = models.safetyModel();
+        } catch (InvalidInputException e) {
+            // The backend found the checker's files incomplete or malformed (e.g. no config.json
+            // beside model.safetensors): still fail-closed, with the way out.
+            throw fail(folder, declaration + " but the backend (" + models.description() + ") cannot load "
+                    + folder.component(COMPONENT) + ": " + e.getMessage() + ". Copy the complete " + COMPONENT
+                    + "/ from the checkpoint the model came from", e);
+        }
         if (model.isEmpty()) {
             throw fail(folder, declaration + " and " + folder.component(COMPONENT) + " holds " + (hasTorch ? TORCH_WEIGHTS : ONNX_MODEL)
                     + ", but the backend (" + models.description() + ") cannot run it. The libtorch backend runs "
@@ -92,5 +102,9 @@ public final class SafetyCheckerFactory implements SafetyCheckerProvider {
 
     private static ConfigException fail(ModelFolder folder, String what) {
         return new ConfigException(folder + ": safety checking is on because " + what + ". " + HOW_TO_TURN_OFF);
+    }
+
+    private static ConfigException fail(ModelFolder folder, String what, Throwable cause) {
+        return new ConfigException(folder + ": safety checking is on because " + what + ". " + HOW_TO_TURN_OFF, cause);
     }
 }

@@ -12,14 +12,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.cyclediffusion.core.config.ModelFolder;
-import org.cyclediffusion.core.image.ImageFiles;
-import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.EditObserver;
-import org.cyclediffusion.core.pipeline.EditRequest;
 import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.pipeline.InvalidRequestException;
-import org.cyclediffusion.core.pipeline.OutputType;
 import org.cyclediffusion.core.plugin.Registry;
 import org.cyclediffusion.core.spi.Conditioning;
 import org.cyclediffusion.core.spi.LatentDistribution;
@@ -31,6 +27,7 @@ import org.cyclediffusion.core.spi.Vae;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
+import org.cyclediffusion.core.testing.GoldenCases;
 import org.cyclediffusion.core.tokenizer.ClipTokenizer;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -196,34 +193,6 @@ class PipelineReplayTest {
         }
     }
 
-    /** Builds the request a case JSON describes. */
-    static EditRequest.Builder request(JsonNode c) {
-        EditRequest.Builder b = EditRequest.builder();
-        b.prompts(strings(c.get("prompt"))).sourcePrompts(strings(c.get("source_prompt")));
-        List<RgbImage> images = new ArrayList<>();
-        for (JsonNode i : c.get("images")) {
-            images.add(ImageFiles.read(Fixtures.image(i.asText())));
-        }
-        b.images(images).strength(c.get("strength").asDouble()).numInferenceSteps(c.get("num_inference_steps").asInt())
-                .guidanceScale(c.get("guidance_scale").asDouble()).sourceGuidanceScale(c.get("source_guidance_scale").asDouble())
-                .numImagesPerPrompt(c.get("num_images_per_prompt").asInt()).eta(c.get("eta").asDouble()).seed(c.get("seed").asLong())
-                .outputType(OutputType.NP);
-        if (c.hasNonNull("clip_skip")) {
-            b.clipSkip(c.get("clip_skip").asInt());
-        }
-        return b;
-    }
-
-    static List<String> strings(JsonNode n) {
-        List<String> out = new ArrayList<>();
-        if (n.isArray()) {
-            n.forEach(e -> out.add(e.asText()));
-        } else {
-            out.add(n.asText());
-        }
-        return out;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"v01_basic", "v02_no_cfg", "v03_cfg7p5_car", "v04_strength1_sgs2", "v05_strength0p3_50steps_eta1",
             "v06_reconstruction_cfg", "v07_nipp2_cfg_fixed", "v08_two_prompts_two_images", "v10_resize_lanczos_70x60", "v11_clip_skip1",
@@ -257,7 +226,7 @@ class PipelineReplayTest {
                     assertAllClose(latents, slice(g.f32("step_latents"), i), 0, 0, id + " step " + i + " latents");
                 }
             };
-            EditResult r = p.edit(request(c).observer(obs).build());
+            EditResult r = p.edit(GoldenCases.request(c).observer(obs).build());
             assertTrue(checked.containsAll(List.of("clean_latents", "init_latents", "final_latents", "vae_decode_input", "decoded")), checked.toString());
             assertEquals(g.i64("timesteps").length, models.step, "UNet calls");
             // Without a checker no row is blacked out: compare the rows diffusers did not flag.
@@ -287,7 +256,7 @@ class PipelineReplayTest {
             ReplayModels models = new ReplayModels(g, 0);
             CycleDiffusionPipeline p = new CycleDiffusionPipeline(models, () -> registry.scheduler(folder),
                     ClipTokenizer.load(folder.component("tokenizer")), null, null);
-            InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> p.edit(request(c).build()));
+            InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> p.edit(GoldenCases.request(c).build()));
             assertTrue(e.getMessage().contains("eta = 0.0"), e.getMessage());
             assertEquals(0, models.step);
         }

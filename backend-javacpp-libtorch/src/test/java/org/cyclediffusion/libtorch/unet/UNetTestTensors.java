@@ -50,7 +50,8 @@ final class UNetTestTensors {
         }
         float[] out = new float[Math.toIntExact(t.numel())];
         try (Device host = new Device("cpu");
-                Tensor cpu = t.to(host, torch.ScalarType.Float).contiguous();
+                Tensor converted = t.to(host, torch.ScalarType.Float);
+                Tensor cpu = converted.contiguous();
                 FloatPointer p = cpu.data_ptr_float()) {
             p.get(out);
         }

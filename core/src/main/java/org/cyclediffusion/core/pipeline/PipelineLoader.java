@@ -115,21 +115,31 @@ public final class PipelineLoader {
 
     private SafetyChecker safetyChecker(ModelFolder folder, Models models, boolean wanted) {
         boolean declared = folder.declared("safety_checker").isPresent();
+        // diffusers' pipelines warn whenever they run without a checker while the folder's
+        // requires_safety_checker is true (the default of their __init__), whatever the reason.
+        boolean required = folder.modelIndex().getBoolean("requires_safety_checker", true);
         if (!wanted) {
-            if (declared) {
-                LOG.log(System.Logger.Level.WARNING, folder + " declares a safety checker and it is turned off: outputs are not checked for"
-                        + " unsafe content. Keep it on for anything exposed to the public.");
+            if (declared || required) {
+                LOG.log(System.Logger.Level.WARNING, folder + (declared ? " declares a safety checker" : " requires a safety checker")
+                        + " and it is turned off: outputs are not checked for unsafe content. Keep it on for anything exposed to the public.");
             }
             return null;
         }
         Optional<org.cyclediffusion.core.spi.SafetyCheckerProvider> provider = registry.safetyChecker();
+        SafetyChecker checker = null;
         if (provider.isEmpty()) {
             if (declared) {
                 throw new ConfigException(folder + ": model_index.json declares a safety_checker but the safety module is not on the class path;"
                         + " add org.cyclediffusion:cyclediffusion-safety, or turn checking off explicitly (--no-safety-checker)");
             }
-            return null;
+        } else {
+            checker = provider.get().create(folder, models).orElse(null);
         }
-        return provider.get().create(folder, models).orElse(null);
+        if (checker == null && required) {
+            LOG.log(System.Logger.Level.WARNING, folder + ": model_index.json declares no safety_checker although requires_safety_checker is"
+                    + " true (the default): outputs are not checked for unsafe content. Add a checker to the folder, or set"
+                    + " requires_safety_checker to false to say the model is meant to run without one.");
+        }
+        return checker;
     }
 }

@@ -261,7 +261,7 @@ public abstract class BackendConformanceSuite {
     void safetyModel(String model) {
         Optional<SafetyModel> safety = models(model).safetyModel();
         assertEquals(providesSafetyModel(model), safety.isPresent(), model + ": safetyModel() presence");
-        assumeTrue(safety.isPresent());
+        assumeTrue(safety.isPresent(), model + " declares no safety checker (model_index.json: [null, null])");
         try (Golden g = Golden.open("safety_checker"); Golden ip = Golden.open("image_processor")) {
             FloatTensor pixelValues = g.f32("pixel_values");
             if (safety.get() instanceof SafetyEmbedder e) {
