@@ -31,15 +31,11 @@ import org.cyclediffusion.core.tensor.FloatTensor;
 final class TorchContext {
     private final Device device;
     private final DType dtype;
-    private final org.bytedeco.pytorch.Device torchDevice;
     private final ScalarType scalarType;
 
     private TorchContext(Device device, DType dtype) {
         this.device = device;
         this.dtype = dtype;
-        this.torchDevice = device.isCuda()
-                ? new org.bytedeco.pytorch.Device(DeviceType.CUDA, (byte) device.index())
-                : new org.bytedeco.pytorch.Device(DeviceType.CPU);
         this.scalarType = scalarType(dtype);
     }
 
@@ -96,8 +92,15 @@ final class TorchContext {
         return dtype;
     }
 
+    /**
+     * A new native handle on this device, owned by the caller's {@link PointerScope}. A context
+     * keeps none: one held for its lifetime (it has no {@code close()}) would be left for the garbage
+     * collector, and JavaCPP's live-object count would then drop at random moments of later work.
+     */
     org.bytedeco.pytorch.Device torchDevice() {
-        return torchDevice;
+        return device.isCuda()
+                ? new org.bytedeco.pytorch.Device(DeviceType.CUDA, (byte) device.index())
+                : new org.bytedeco.pytorch.Device(DeviceType.CPU);
     }
 
     ScalarType scalarType() {
@@ -135,7 +138,7 @@ final class TorchContext {
         long[] shape = Arrays.stream(host.shape()).asLongStream().toArray();
         FloatPointer data = new FloatPointer(host.data());
         Tensor view = from_blob(data, shape, new TensorOptions(ScalarType.Float));
-        return view.to(torchDevice, type, false, true, new MemoryFormatOptional());
+        return view.to(torchDevice(), type, false, true, new MemoryFormatOptional());
     }
 
     /** Token ids as an int64 tensor [rows, cols] on the device. */
@@ -151,7 +154,7 @@ final class TorchContext {
         }
         LongPointer data = new LongPointer(flat);
         Tensor view = from_blob(data, new long[] {rows, cols}, new TensorOptions(ScalarType.Long));
-        return view.to(torchDevice, ScalarType.Long, false, true, new MemoryFormatOptional());
+        return view.to(torchDevice(), ScalarType.Long, false, true, new MemoryFormatOptional());
     }
 
     /** Any device tensor back to a float32 host tensor (the only host sync of a forward pass). */
