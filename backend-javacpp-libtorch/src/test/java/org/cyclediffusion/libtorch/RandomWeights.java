@@ -13,6 +13,10 @@ import org.bytedeco.pytorch.global.torch;
  * caller's to close ({@link #closeAll}).
  */
 final class RandomWeights {
+    static {
+        TorchNatives.load(); // the bundled LibTorch only (see TorchNatives), before torch.manual_seed initialises LibTorch
+    }
+
     private RandomWeights() {
     }
 

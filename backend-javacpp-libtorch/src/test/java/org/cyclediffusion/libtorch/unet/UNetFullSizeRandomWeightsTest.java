@@ -11,6 +11,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.tensor.FloatTensor;
+import org.cyclediffusion.libtorch.TorchNatives;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -23,6 +25,11 @@ import org.junit.jupiter.params.provider.CsvSource;
  * upsamplers needs forwarded upsample sizes at every level (7 → 4 → 2 → 1 and back).
  */
 class UNetFullSizeRandomWeightsTest {
+
+    @BeforeAll
+    static void loadNatives() {
+        TorchNatives.load(); // the bundled LibTorch only, never a system one, before torch.manual_seed initialises LibTorch
+    }
 
     @ParameterizedTest(name = "{0} at {1}x{2}")
     @CsvSource({"sd15_unet, 8, 8, 768", "sd21_unet, 7, 10, 1024"})
