@@ -16,6 +16,7 @@ import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.pipeline.OutputType;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
+import org.cyclediffusion.core.testing.GoldenCases;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -132,7 +133,7 @@ class TorchInvariantsTest {
 
     @Test
     void sameSeedGivesIdenticalBytes() {
-        EditRequest request = GoldenCaseRequests.request("v01_basic").build();
+        EditRequest request = GoldenCases.request("v01_basic").build();
         EditResult first = sd.edit(request);
         EditResult again = sd.edit(request);
         EditResult fresh;

@@ -19,6 +19,7 @@ import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
+import org.cyclediffusion.core.testing.GoldenCases;
 import org.cyclediffusion.core.testing.TensorAssert;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -85,7 +86,7 @@ class TorchPipelineParityTest {
             default -> throw new AssertionError(id + ": unexpected model " + c.get("model"));
         };
         IntermediateTrace trace = new IntermediateTrace();
-        EditResult result = pipeline.edit(GoldenCaseRequests.request(c).observer(trace).build());
+        EditResult result = pipeline.edit(GoldenCases.request(c).observer(trace).build());
         try (Golden g = Golden.open("cycle_" + id)) {
             FloatTensor expected = expectedNp(g);
             FloatTensor actual = result.imagesNp();
@@ -112,7 +113,7 @@ class TorchPipelineParityTest {
         // diffusers divides by zero here and silently drops the recovered noise (DESIGN §4).
         IntermediateTrace trace = new IntermediateTrace();
         InvalidRequestException e = assertThrows(InvalidRequestException.class,
-                () -> sd.edit(GoldenCaseRequests.request("v09_eta0").observer(trace).build()));
+                () -> sd.edit(GoldenCases.request("v09_eta0").observer(trace).build()));
         assertTrue(e.getMessage().contains("eta = 0.0") && e.getMessage().contains("eta > 0"), e.getMessage());
         assertEquals(null, trace.tensor("prompt_embeds"), "no network ran");
     }
