@@ -93,7 +93,7 @@ final class BenchCommand implements Callable<Integer> {
                     perStep[i] = res.timings().meanStepMillis();
                     share[i] = res.timings().schedulerMillis() / Arrays.stream(res.timings().stepsMillis()).sum();
                 }
-                all.add(new Figures(c.getKey() + " " + p.models().description(), median(totals), median(perStep), median(share), peakRssKb()));
+                all.add(new Figures(p.models().description(), median(totals), median(perStep), median(share), peakRssKb()));
             }
         }
         double bestTotal = all.stream().mapToDouble(Figures::medianTotal).min().orElse(1);
