@@ -10,19 +10,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Predicate;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.conformance.BackendConformanceSuite;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
+import org.cyclediffusion.core.testing.LogCapture;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
 import org.cyclediffusion.core.testing.GoldenCases;
@@ -48,38 +44,21 @@ class SafetyPolicyLoaderTest {
     @TempDir
     Path tmp;
 
-    private final List<LogRecord> logged = new ArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            logged.add(r);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
-    /** System.Logger routes to java.util.logging when no other backend is on the class path. */
-    private final Logger jul = Logger.getLogger(PipelineLoader.class.getName());
+    /** What PipelineLoader logs, kept off the console. */
+    private LogCapture log;
 
     @BeforeEach
     void captureLog() {
-        jul.addHandler(capture);
-        jul.setUseParentHandlers(false);
+        log = LogCapture.of(PipelineLoader.class);
     }
 
     @AfterEach
     void releaseLog() {
-        jul.removeHandler(capture);
-        jul.setUseParentHandlers(true);
+        log.close();
     }
 
     private List<String> warnings() {
-        return logged.stream().filter(r -> r.getLevel().intValue() >= Level.WARNING.intValue()).map(LogRecord::getMessage).toList();
+        return log.warnings();
     }
 
     /** A model folder in {@code tmp}: every file linked except {@code model_index.json} (copied) and those {@code skip} names. */

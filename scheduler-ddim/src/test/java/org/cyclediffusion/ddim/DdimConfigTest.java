@@ -7,15 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.logging.Handler;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.spi.PredictionType;
+import org.cyclediffusion.core.testing.LogCapture;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -24,32 +22,17 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class DdimConfigTest {
-    private final List<LogRecord> warnings = new ArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            warnings.add(r);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
-    // System.Logger falls back to java.util.logging, under JsonConfig's class name
-    private final Logger jsonConfigLog = Logger.getLogger(JsonConfig.class.getName());
+    /** What JsonConfig logs about unknown keys. */
+    private LogCapture log;
 
     @BeforeEach
     void listen() {
-        jsonConfigLog.addHandler(capture);
+        log = LogCapture.of(JsonConfig.class);
     }
 
     @AfterEach
     void stopListening() {
-        jsonConfigLog.removeHandler(capture);
+        log.close();
     }
 
     private static DdimConfig parse(String json) {
@@ -76,7 +59,7 @@ class DdimConfigTest {
         assertEquals(1.0, c.clipSampleRange());
         assertEquals(1.0, c.sampleMaxValue());
         assertFalse(c.rescaleBetasZeroSnr());
-        assertTrue(warnings.isEmpty(), "skip_prk_steps and _diffusers_version are known keys: " + messages());
+        assertTrue(log.records().isEmpty(), "skip_prk_steps and _diffusers_version are known keys: " + messages());
     }
 
     @Test
@@ -86,7 +69,7 @@ class DdimConfigTest {
         assertEquals(PredictionType.V_PREDICTION, c.predictionType());
         assertEquals(BetaSchedule.SCALED_LINEAR, c.betaSchedule());
         assertEquals(1, c.stepsOffset());
-        assertTrue(warnings.isEmpty(), messages());
+        assertTrue(log.records().isEmpty(), messages());
     }
 
     @Test
@@ -125,7 +108,7 @@ class DdimConfigTest {
         assertEquals(3.0, c.sampleMaxValue());
         assertEquals(TimestepSpacing.TRAILING, c.timestepSpacing());
         assertTrue(c.rescaleBetasZeroSnr());
-        assertTrue(warnings.isEmpty(), messages());
+        assertTrue(log.records().isEmpty(), messages());
     }
 
     @Test
@@ -134,8 +117,8 @@ class DdimConfigTest {
                 {"_class_name": "DDIMScheduler", "_diffusers_version": "0.23.0", "skip_prk_steps": true,
                  "beta_schedule": "scaled_linear", "karras_magic": 3, "timestep_sapcing": "trailing"}""");
         assertEquals(BetaSchedule.SCALED_LINEAR, c.betaSchedule());
-        assertEquals(1, warnings.size(), messages());
-        String m = warnings.get(0).getMessage();
+        assertEquals(1, log.records().size(), messages());
+        String m = log.records().get(0).getMessage();
         assertTrue(m.contains("test/scheduler_config.json"), m);
         assertTrue(m.contains("karras_magic") && m.contains("timestep_sapcing"), m);
         assertFalse(m.contains("skip_prk_steps"), m);
@@ -198,6 +181,6 @@ class DdimConfigTest {
     }
 
     private String messages() {
-        return warnings.stream().map(LogRecord::getMessage).toList().toString();
+        return log.records().stream().map(LogRecord::getMessage).toList().toString();
     }
 }

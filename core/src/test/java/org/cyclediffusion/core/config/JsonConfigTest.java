@@ -10,14 +10,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
+import org.cyclediffusion.core.testing.LogCapture;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,35 +29,17 @@ class JsonConfigTest {
     @TempDir
     Path dir;
 
-    /** Collects what JsonConfig logs (System.Logger routes to java.util.logging when no other backend is present). */
-    private final List<LogRecord> logged = new ArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            logged.add(r);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
-
-    private final Logger jul = Logger.getLogger(JsonConfig.class.getName());
+    /** What JsonConfig logs, kept off the console. */
+    private LogCapture log;
 
     @BeforeEach
     void captureLog() {
-        jul.addHandler(capture);
-        jul.setUseParentHandlers(false); // keep the expected warnings off the console
+        log = LogCapture.of(JsonConfig.class);
     }
 
     @AfterEach
     void releaseLog() {
-        jul.removeHandler(capture);
-        jul.setUseParentHandlers(true);
+        log.close();
     }
 
     private static JsonConfig cfg(String json) {
@@ -187,17 +167,17 @@ class JsonConfigTest {
         c.getInt("used", 0);
         List<String> warned = c.warnUnknownKeys(Set.of("skip_prk_steps"));
         assertEquals(List.of("typo_steps", "other"), warned);
-        assertEquals(1, logged.size());
-        LogRecord r = logged.get(0);
+        assertEquals(1, log.records().size());
+        LogRecord r = log.records().get(0);
         assertEquals(Level.WARNING, r.getLevel());
         assertTrue(r.getMessage().contains(SRC) && r.getMessage().contains("typo_steps") && !r.getMessage().contains("skip_prk_steps"),
                 r.getMessage());
 
-        logged.clear();
+        log.clear();
         JsonConfig clean = cfg("{\"used\": 1}");
         clean.getInt("used", 0);
         assertEquals(List.of(), clean.warnUnknownKeys(Set.of()));
-        assertEquals(List.of(), logged, "nothing to say, nothing logged");
+        assertEquals(List.of(), log.records(), "nothing to say, nothing logged");
     }
 
     @Test
@@ -211,12 +191,12 @@ class JsonConfigTest {
         nested.getInt("a", 0);
         assertEquals(List.of("typo_steps"), quiet.warnUnknownKeys(Set.of()));
         assertEquals(List.of("b"), nested.warnUnknownKeys(Set.of()));
-        assertEquals(List.of(), logged, "a quiet copy and its nested configs log nothing");
+        assertEquals(List.of(), log.records(), "a quiet copy and its nested configs log nothing");
 
         quiet.node().put("used", 99);
         assertEquals(1, c.getInt("used", 0), "the copy is deep");
         assertEquals(List.of("typo_steps", "nested"), c.warnUnknownKeys(Set.of()));
-        assertEquals(1, logged.size(), "the original still warns");
+        assertEquals(1, log.records().size(), "the original still warns");
     }
 
     @Test
