@@ -11,7 +11,6 @@ import java.util.Random;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Tensor;
-import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
 import org.cyclediffusion.core.tensor.FloatTensor;

@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.image.PilResample;

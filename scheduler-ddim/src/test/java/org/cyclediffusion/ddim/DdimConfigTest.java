@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.List;
 import java.util.logging.LogRecord;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;

@@ -11,7 +11,6 @@ import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
 import org.cyclediffusion.core.spi.Models;
 import org.cyclediffusion.core.spi.SafetyChecker;
-import org.cyclediffusion.core.spi.Scheduler;
 import org.cyclediffusion.core.tokenizer.ClipTokenizer;
 
 /**
