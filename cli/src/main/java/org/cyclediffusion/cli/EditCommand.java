@@ -10,16 +10,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.cyclediffusion.core.image.ImageFiles;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.io.NpyWriter;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.EditRequest;
+import org.cyclediffusion.core.pipeline.EditProvenance;
 import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.pipeline.OutputType;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
@@ -130,8 +129,9 @@ final class EditCommand implements Callable<Integer> {
         }
         try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(options)) {
             String description = pipeline.models().description();
-            EditResult result = pipeline.edit(request.build());
-            List<Path> written = write(result, format, usedSeed, description);
+            EditRequest built = request.build();
+            EditResult result = pipeline.edit(built);
+            List<Path> written = write(built, result, format, usedSeed, description);
             boolean[] nsfw = result.nsfwContentDetected().orElse(null);
             if (nsfw != null) {
                 for (int i = 0; i < nsfw.length; i++) {
@@ -142,7 +142,7 @@ final class EditCommand implements Callable<Integer> {
                 }
             }
             if (json) {
-                out.println(report(result, written, format, usedSeed, description));
+                out.println(report(built, result, written, format, usedSeed, description));
             } else {
                 for (Path p : written) {
                     out.println(p);
@@ -188,7 +188,7 @@ final class EditCommand implements Callable<Integer> {
         return out;
     }
 
-    private List<Path> write(EditResult result, String format, long usedSeed, String description) throws IOException {
+    private List<Path> write(EditRequest request, EditResult result, String format, long usedSeed, String description) throws IOException {
         List<Path> targets = format.equals("npy") ? List.of(output) : outputPaths(output, result.images().size(), "png");
         for (Path t : targets) {
             for (Path in : images) {
@@ -205,47 +205,19 @@ final class EditCommand implements Callable<Integer> {
             NpyWriter.write(output, result.imagesNp());
             return targets;
         }
-        Map<String, String> text = provenance(usedSeed, description);
+        EditProvenance provenance = provenance(request, usedSeed, description);
         for (int i = 0; i < targets.size(); i++) {
-            ImageFiles.writePng(targets.get(i), result.images().get(i), text);
+            ImageFiles.writePng(targets.get(i), result.images().get(i), provenance.pngText(i));
         }
         return targets;
     }
 
-    private Map<String, String> provenance(long usedSeed, String description) {
-        Map<String, String> text = new LinkedHashMap<>();
-        text.put("Software", "cyclediffusion " + Versions.version());
-        text.put("Source", "CycleDiffusion (DPM-Encoder) edit of " + images);
-        text.put("Comment", parameters(usedSeed, description).toString());
-        return text;
+    private EditProvenance provenance(EditRequest request, long usedSeed, String description) {
+        return new EditProvenance("cyclediffusion " + Versions.version(), model.toString(), description,
+                images.stream().map(Path::toString).toList(), request, usedSeed, !noSafetyChecker);
     }
 
-    private ObjectNode parameters(long usedSeed, String description) {
-        ObjectMapper m = new ObjectMapper();
-        ObjectNode p = m.createObjectNode();
-        p.put("model", model.toString());
-        p.put("backend", description);
-        ArrayNode im = p.putArray("images");
-        images.forEach(i -> im.add(i.toString()));
-        ArrayNode pr = p.putArray("prompts");
-        prompts.forEach(pr::add);
-        ArrayNode sp = p.putArray("source_prompts");
-        sourcePrompts.forEach(sp::add);
-        p.put("strength", strength);
-        p.put("num_inference_steps", steps);
-        p.put("guidance_scale", guidanceScale);
-        p.put("source_guidance_scale", sourceGuidanceScale);
-        p.put("eta", eta);
-        p.put("num_images_per_prompt", numImages);
-        p.put("seed", usedSeed);
-        if (clipSkip != null) {
-            p.put("clip_skip", clipSkip);
-        }
-        p.put("safety_checker", !noSafetyChecker);
-        return p;
-    }
-
-    private String report(EditResult result, List<Path> written, String format, long usedSeed, String description) throws IOException {
+    private String report(EditRequest request, EditResult result, List<Path> written, String format, long usedSeed, String description) throws IOException {
         ObjectMapper m = new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = m.createObjectNode();
         ArrayNode outs = root.putArray("outputs");
@@ -262,7 +234,7 @@ final class EditCommand implements Callable<Integer> {
             }
         }
         root.put("format", format);
-        root.set("parameters", parameters(usedSeed, description));
+        root.set("parameters", provenance(request, usedSeed, description).parameters());
         ObjectNode t = root.putObject("timings_ms");
         t.put("prompt_encoding", result.timings().promptMillis());
         t.put("image_encoding", result.timings().encodeMillis());
