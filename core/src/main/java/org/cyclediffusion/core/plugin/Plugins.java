@@ -4,6 +4,7 @@ import com.google.inject.Binder;
 import com.google.inject.multibindings.MapBinder;
 import com.google.inject.multibindings.OptionalBinder;
 import org.cyclediffusion.core.spi.BackendProvider;
+import org.cyclediffusion.core.spi.RandomModelWriter;
 import org.cyclediffusion.core.spi.SafetyCheckerProvider;
 import org.cyclediffusion.core.spi.SchedulerProvider;
 
@@ -25,5 +26,10 @@ public final class Plugins {
     /** The safety checker, when the safety module is on the class path. */
     public static OptionalBinder<SafetyCheckerProvider> safetyChecker(Binder binder) {
         return OptionalBinder.newOptionalBinder(binder, SafetyCheckerProvider.class);
+    }
+
+    /** The writer of full-size random-weight model folders, when a backend that knows the networks provides one. */
+    public static OptionalBinder<RandomModelWriter> randomModelWriter(Binder binder) {
+        return OptionalBinder.newOptionalBinder(binder, RandomModelWriter.class);
     }
 }

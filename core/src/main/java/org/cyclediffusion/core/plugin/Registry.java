@@ -15,6 +15,7 @@ import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.spi.BackendProvider;
+import org.cyclediffusion.core.spi.RandomModelWriter;
 import org.cyclediffusion.core.spi.SafetyCheckerProvider;
 import org.cyclediffusion.core.spi.Scheduler;
 import org.cyclediffusion.core.spi.SchedulerProvider;
@@ -27,11 +28,13 @@ public final class Registry {
     private final Map<String, BackendProvider> backends;
     private final Map<String, SchedulerProvider> schedulers;
     private final Optional<SafetyCheckerProvider> safety;
+    private final Optional<RandomModelWriter> randomModelWriter;
 
     private Registry(Injector injector) {
         this.backends = new TreeMap<>(injector.getInstance(Key.get(new TypeLiteral<Map<String, BackendProvider>>() { })));
         this.schedulers = new TreeMap<>(injector.getInstance(Key.get(new TypeLiteral<Map<String, SchedulerProvider>>() { })));
         this.safety = injector.getInstance(Key.get(new TypeLiteral<Optional<SafetyCheckerProvider>>() { }));
+        this.randomModelWriter = injector.getInstance(Key.get(new TypeLiteral<Optional<RandomModelWriter>>() { }));
     }
 
     /** Discovers the plug-ins visible to this class's loader. */
@@ -48,6 +51,7 @@ public final class Registry {
                 Plugins.backends(binder());
                 Plugins.schedulers(binder());
                 Plugins.safetyChecker(binder());
+                Plugins.randomModelWriter(binder());
             }
         });
         for (CycleDiffusionPlugin p : ServiceLoader.load(CycleDiffusionPlugin.class, loader)) {
@@ -66,6 +70,11 @@ public final class Registry {
 
     public Optional<SafetyCheckerProvider> safetyChecker() {
         return safety;
+    }
+
+    /** The full-size random-weight model writer, when a plug-in provides one (the LibTorch backend does). */
+    public Optional<RandomModelWriter> randomModelWriter() {
+        return randomModelWriter;
     }
 
     public BackendProvider backend(String name) {

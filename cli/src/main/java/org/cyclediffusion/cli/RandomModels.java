@@ -1,0 +1,43 @@
+package org.cyclediffusion.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.cyclediffusion.core.plugin.Registry;
+import org.cyclediffusion.core.spi.RandomModelWriter;
+
+/**
+ * Full-size random-weight models for benchmarks: written once per architecture and seed into the
+ * user's cache ({@code $XDG_CACHE_HOME/cyclediffusion/random-models}, else
+ * {@code ~/.cache/cyclediffusion/random-models}) and reused. A folder appears there only when
+ * complete (the writer renames it into place), so its presence means it can be used.
+ */
+final class RandomModels {
+    private RandomModels() {
+    }
+
+    static RandomModelWriter writer(Registry registry) {
+        return registry.randomModelWriter().orElseThrow(() -> new Errors.UsageException(
+                "random models need the LibTorch backend (cyclediffusion-backend-javacpp-libtorch) on the class path"));
+    }
+
+    static Path cacheRoot() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("cyclediffusion").resolve("random-models");
+    }
+
+    /** The cached folder of {@code architecture} and {@code seed}, written first if missing (minutes, ~5 GB). */
+    static Path cached(Registry registry, String architecture, long seed, Path root, java.io.PrintWriter progress) {
+        RandomModelWriter w = writer(registry);
+        if (!w.architectures().contains(architecture)) {
+            throw new Errors.UsageException("--random-model " + architecture + ": expected one of " + w.architectures());
+        }
+        Path folder = root.resolve(architecture + "-seed" + seed);
+        if (!Files.isRegularFile(folder.resolve("model_index.json"))) {
+            progress.println("writing the full-size random-weight " + architecture + " model to " + folder + " (once; about 5 GB)");
+            progress.flush();
+            w.write(architecture, folder, seed, true);
+        }
+        return folder;
+    }
+}
