@@ -8,11 +8,11 @@ import org.cyclediffusion.core.config.JsonConfig;
 /**
  * {@code vae/config.json} as diffusers v0.23.0's {@code AutoencoderKL} reads it, with its defaults
  * (block_out_channels (64,), layers_per_block 1, 4 latent channels, 32 groups, silu, scaling_factor
- * 0.18215, force_upcast true). Only {@code DownEncoderBlock2D} / {@code UpDecoderBlock2D} blocks
+ * 0.18215, force_upcast true, sample_size 32: the tile size of tiled encoding and decoding). Only {@code DownEncoderBlock2D} / {@code UpDecoderBlock2D} blocks
  * exist in Stable Diffusion VAEs; anything else fails at load, naming file, field and value.
  */
 record AutoencoderKLConfig(String source, int inChannels, int outChannels, int[] blockOutChannels, int layersPerBlock,
-        int latentChannels, int normNumGroups, float scalingFactor, boolean forceUpcast) {
+        int latentChannels, int normNumGroups, float scalingFactor, boolean forceUpcast, int sampleSize) {
 
     static AutoencoderKLConfig read(JsonConfig c) {
         int[] channels = c.getIntArray("block_out_channels").orElse(new int[] {64});
@@ -53,8 +53,8 @@ record AutoencoderKLConfig(String source, int inChannels, int outChannels, int[]
                 c.getInt("latent_channels", 4),
                 groups,
                 (float) c.getDouble("scaling_factor", 0.18215),
-                c.getBoolean("force_upcast", true));
-        c.getInt("sample_size", 32);
+                c.getBoolean("force_upcast", true),
+                c.getInt("sample_size", 32));
         c.warnUnknownKeys(Set.of());
         return config;
     }

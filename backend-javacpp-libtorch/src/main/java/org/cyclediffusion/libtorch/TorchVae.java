@@ -11,14 +11,20 @@ import org.cyclediffusion.core.tensor.FloatTensor;
 /**
  * {@link Vae} over {@link AutoencoderKL}: {@code vae/} of a diffusers folder. With
  * {@code force_upcast} (true in SD configs) a float16 VAE runs in float32, as diffusers' pipelines
- * upcast it: SD VAEs overflow in half precision at high resolutions.
+ * upcast it: SD VAEs overflow in half precision at high resolutions. A batch is encoded and decoded
+ * one image at a time (diffusers' {@code enable_vae_slicing}; the networks treat images independently,
+ * so only peak memory changes), and in tiles on request ({@link #setTiling}, diffusers'
+ * {@code enable_vae_tiling}), see {@link VaeTiling}.
  */
 final class TorchVae extends TorchComponent implements Vae {
     private final AutoencoderKL model;
+    private final VaeTiling runner;
+    private volatile boolean tiling;
 
     private TorchVae(TorchContext context, TorchWeights weights, AutoencoderKL model) {
         super("VAE", context, weights);
         this.model = model;
+        this.runner = new VaeTiling(model.config());
     }
 
     static TorchVae load(ModelFolder folder, TorchContext context) {
@@ -37,14 +43,14 @@ final class TorchVae extends TorchComponent implements Vae {
     @Override
     public LatentDistribution encode(FloatTensor pixels) {
         check(pixels, model.config().inChannels(), "pixels");
-        FloatTensor moments = run(() -> TorchContext.download(model.encodeMoments(context().upload(pixels))));
+        FloatTensor moments = run(() -> TorchContext.download(runner.encodeMoments(model, context().upload(pixels), tiling)));
         return LatentDistribution.fromMoments(moments);
     }
 
     @Override
     public FloatTensor decode(FloatTensor latents) {
         check(latents, model.config().latentChannels(), "latents");
-        return run(() -> TorchContext.download(model.decode(context().upload(latents))));
+        return run(() -> TorchContext.download(runner.decode(model, context().upload(latents), tiling)));
     }
 
     private void check(FloatTensor t, int channels, String what) {
@@ -52,6 +58,12 @@ final class TorchVae extends TorchComponent implements Vae {
         if (t.rank() != 4 || t.dim(1) != channels) {
             throw new CycleDiffusionException("VAE " + what + ": expected [B, " + channels + ", H, W], found " + Arrays.toString(t.shape()));
         }
+    }
+
+    @Override
+    public boolean setTiling(boolean on) {
+        tiling = on;
+        return true;
     }
 
     @Override

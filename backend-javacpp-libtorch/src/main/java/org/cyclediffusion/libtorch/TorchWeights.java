@@ -2,7 +2,6 @@ package org.cyclediffusion.libtorch;
 
 import static org.bytedeco.pytorch.global.torch.from_blob;
 
-import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,10 +25,12 @@ import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.io.SafetensorsFile;
 
 /**
- * The weights of one network, read from a memory-mapped safetensors file straight into tensors on
- * the device: each tensor is a {@code from_blob} view over the mapped bytes, converted with a
- * copying {@code to(device, dtype)} so the result owns its memory, and nothing passes through the
- * Java heap. The tensors are retained for the life of the model and released by {@link #close()}.
+ * The weights of one network, read from a memory-mapped safetensors file (through a
+ * {@link TensorSource}) straight into tensors on the device, never through the Java heap: float32
+ * weights that run in float32 on the CPU are {@code from_blob} views of the mapping itself (one
+ * resident copy); anything else is converted with a copying {@code to(device, dtype)} and its
+ * mapping released at once. The tensors are retained for the life of the model and released, with
+ * the mappings they view, by {@link #close()}.
  *
  * <p>Names and shapes are checked against what the network expects before anything is copied:
  * every missing and every unexpected tensor is listed, and the first shape mismatch is named, each
@@ -42,13 +43,19 @@ final class TorchWeights implements AutoCloseable {
      */
     private static final List<String> IGNORED_SUFFIXES = List.of("embeddings.position_ids");
 
+    /** Set to {@code true} to copy float32 CPU weights instead of using the file's mapping (a file that may change under the process). */
+    static final String COPY_PROPERTY = "cyclediffusion.libtorch.copyWeights";
+
     private final Path file;
     private final Map<String, Tensor> tensors;
+    /** Mappings that are the storage of tensors above; unmapped after the tensors are released. */
+    private final List<ByteBuffer> mappings;
     private volatile boolean closed;
 
-    private TorchWeights(Path file, Map<String, Tensor> tensors) {
+    private TorchWeights(Path file, Map<String, Tensor> tensors, List<ByteBuffer> mappings) {
         this.file = file;
         this.tensors = tensors;
+        this.mappings = mappings;
     }
 
     /**
@@ -89,46 +96,66 @@ final class TorchWeights implements AutoCloseable {
      */
     static TorchWeights load(Path file, Map<String, long[]> expected, Set<String> presentNotLoaded, UnaryOperator<String> rename,
             TorchContext context, ScalarType dtype) {
-        try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            Map<String, String> storedName = new LinkedHashMap<>();
+        return load(TensorSource.of(SafetensorsFile.open(file)), expected, presentNotLoaded, rename, context, dtype);
+    }
+
+    /**
+     * Loads exactly the expected tensors from {@code source}, which this method closes. Float32
+     * tensors that stay float32 on the CPU are used in place: the native tensor is a view of the
+     * file's read-only mapping, kept mapped until {@link #close()}, so the weights are resident once
+     * (as clean file pages the kernel may share and reclaim) instead of twice. Everything else (another
+     * precision, another device, or {@value #COPY_PROPERTY}=true) is copied, and each mapping is
+     * released as soon as its copy exists, so loading never holds a second copy of the file.
+     */
+    static TorchWeights load(TensorSource source, Map<String, long[]> expected, Set<String> presentNotLoaded, UnaryOperator<String> rename,
+            TorchContext context, ScalarType dtype) {
+        Path file = source.path();
+        try (source) {
+            Map<String, SafetensorsFile.TensorInfo> stored = new LinkedHashMap<>();
             Map<String, long[]> found = new LinkedHashMap<>();
-            for (SafetensorsFile.TensorInfo info : st.tensors().values()) {
+            for (SafetensorsFile.TensorInfo info : source.tensors()) {
                 if (IGNORED_SUFFIXES.stream().anyMatch(info.name()::endsWith)) {
                     continue;
                 }
                 String name = rename.apply(info.name());
-                storedName.put(name, info.name());
+                stored.put(name, info);
                 found.put(name, info.shape());
             }
             check(file, found, expected, presentNotLoaded);
+            boolean inPlaceAllowed = !context.device().isCuda() && dtype == ScalarType.Float && !Boolean.getBoolean(COPY_PROPERTY);
             Map<String, Tensor> out = new LinkedHashMap<>();
+            List<ByteBuffer> mappings = new ArrayList<>();
             try (PointerScope scope = new PointerScope()) {
                 for (String name : expected.keySet()) {
-                    SafetensorsFile.TensorInfo info = st.info(storedName.get(name));
-                    ScalarType stored = switch (info.dtype()) {
+                    SafetensorsFile.TensorInfo info = stored.get(name);
+                    ScalarType storedType = switch (info.dtype()) {
                         case F32 -> ScalarType.Float;
                         case F16 -> ScalarType.Half;
                         case BF16 -> ScalarType.BFloat16;
                         default -> throw new ConfigException(file + ": tensor '" + info.name() + "' is " + info.dtype()
                                 + ", expected a floating-point dtype (F32, F16 or BF16)");
                     };
-                    ByteBuffer mapped = st.buffer(info.name());
-                    BytePointer bytes = new BytePointer(mapped);
-                    Tensor view = from_blob(bytes, info.shape(), new TensorOptions(stored));
-                    Tensor owned = view.to(context.torchDevice(), dtype, false, true, new MemoryFormatOptional());
-                    owned.retainReference();
-                    out.put(name, owned);
-                    // The mapping must stay reachable (not unmapped by the GC) until the copy above has read it.
-                    Reference.reachabilityFence(mapped);
+                    ByteBuffer mapped = source.buffer(info.name());
+                    Tensor view = from_blob(new BytePointer(mapped), info.shape(), new TensorOptions(storedType));
+                    if (inPlaceAllowed && storedType == ScalarType.Float && mapped.isDirect()) { // an empty tensor has no mapping
+                        out.put(name, view.retainReference());
+                        mappings.add(mapped); // the tensor's storage: unmapped by close(), after the tensor is released
+                    } else {
+                        Tensor owned = view.to(context.torchDevice(), dtype, false, true, new MemoryFormatOptional());
+                        out.put(name, owned.retainReference());
+                        view.close();
+                        Mappings.unmap(mapped); // the copy exists: the file's pages need not stay resident
+                    }
                 }
             } catch (RuntimeException e) {
                 out.values().forEach(Tensor::releaseReference);
+                mappings.forEach(Mappings::unmap);
                 if (e instanceof CycleDiffusionException) {
                     throw e;
                 }
                 throw new CycleDiffusionException(file + ": cannot load weights onto " + context + " (" + e.getMessage() + ")", e);
             }
-            return new TorchWeights(file, Collections.unmodifiableMap(out));
+            return new TorchWeights(file, Collections.unmodifiableMap(out), mappings);
         }
     }
 
@@ -150,7 +177,7 @@ final class TorchWeights implements AutoCloseable {
             handle.retainReference();
             out.put(name, handle);
         }
-        return new TorchWeights(source, Collections.unmodifiableMap(out));
+        return new TorchWeights(source, Collections.unmodifiableMap(out), List.of());
     }
 
     /**
@@ -218,6 +245,8 @@ final class TorchWeights implements AutoCloseable {
         if (!closed) {
             closed = true;
             tensors.values().forEach(Tensor::releaseReference);
+            // Every network has closed its own handles first (TorchComponent closes in reverse order), so no tensor views the pages.
+            mappings.forEach(Mappings::unmap);
         }
     }
 }

@@ -121,6 +121,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-safety-checker", description = "Do not run the models' safety checker.")
     boolean noSafetyChecker;
 
+    @Option(names = "--vae-tiling", description = "Tiled VAE encode and decode for images larger than the VAE's sample size (as edit --vae-tiling).")
+    boolean vaeTiling;
+
     @Option(names = "--verbose", description = "Stack traces on errors.")
     boolean verbose;
 
@@ -216,6 +219,9 @@ final class BenchCommand implements Callable<Integer> {
         try (CycleDiffusionPipeline p = new PipelineLoader().load(o)) {
             double loadMs = (System.nanoTime() - t0) / 1e6;
             long rssAfterLoad = ProcessMemory.rssKb();
+            if (vaeTiling && !p.models().vae().setTiling(true)) {
+                throw new Errors.UsageException("--vae-tiling: the " + p.models().description() + " VAE cannot tile");
+            }
             EditRequest r = EditRequest.builder().prompt(prompt).sourcePrompt(sourcePrompt).image(img).numInferenceSteps(steps)
                     .strength(strength).guidanceScale(guidanceScale).eta(eta).seed(seed).outputType(OutputType.NP).build();
             for (int i = 0; i < warmup; i++) {
@@ -282,6 +288,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (noSafetyChecker) {
             cmd.add("--no-safety-checker");
+        }
+        if (vaeTiling) {
+            cmd.add("--vae-tiling");
         }
         if (verbose) {
             cmd.add("--verbose");

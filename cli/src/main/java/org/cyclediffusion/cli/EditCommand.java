@@ -84,6 +84,10 @@ final class EditCommand implements Callable<Integer> {
     @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
     boolean noSafetyChecker;
 
+    @Option(names = "--vae-tiling", description = "Encode and decode images larger than the VAE's sample size in overlapping tiles"
+            + " (diffusers' enable_vae_tiling): far less memory for large images, small differences near the seams.")
+    boolean vaeTiling;
+
     @Option(names = "--output", required = true, paramLabel = "FILE",
             description = "Output file; several images become NAME-0.png, NAME-1.png, ... in diffusers' order.")
     Path output;
@@ -129,6 +133,9 @@ final class EditCommand implements Callable<Integer> {
         }
         try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(options)) {
             String description = pipeline.models().description();
+            if (vaeTiling && !pipeline.models().vae().setTiling(true)) {
+                err.println("warning: --vae-tiling: the " + description + " VAE cannot tile; it runs untiled");
+            }
             EditRequest built = request.build();
             EditResult result = pipeline.edit(built);
             List<Path> written = write(built, result, format, usedSeed, description);

@@ -16,6 +16,17 @@ public interface Vae extends AutoCloseable {
     /** Spatial down-sampling of the encoder: 2^(levels - 1). */
     int scaleFactor();
 
+    /**
+     * diffusers' {@code enable_vae_tiling}: images larger than the VAE's {@code sample_size} are
+     * encoded and decoded in overlapping tiles blended at the seams, so memory stays that of one
+     * tile whatever the image size (results differ slightly from an untiled pass near the seams).
+     *
+     * @return false when this backend cannot tile (the setting is then unchanged)
+     */
+    default boolean setTiling(boolean on) {
+        return false;
+    }
+
     @Override
     void close();
 }
