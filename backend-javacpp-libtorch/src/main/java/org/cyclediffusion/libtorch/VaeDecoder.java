@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.cyclediffusion.libtorch.Layers.Conv2d;
 import org.cyclediffusion.libtorch.Layers.GroupNorm;
+import org.cyclediffusion.libtorch.unet.Scopes;
 
 /**
  * diffusers' VAE {@code Decoder}: {@code conv_in}, the mid block, one {@code UpDecoderBlock2D} per
@@ -68,18 +69,22 @@ final class VaeDecoder {
         Conv2d.expect(s, "decoder.conv_out", c.outChannels(), ch[0], 3);
     }
 
+    /** Each block runs in its own pointer scope (its temporaries freed when it returns): a 512² decode would otherwise hold GBs. */
     Tensor forward(Tensor z) {
-        Tensor h = midBlock.forward(convIn.apply(z));
+        Tensor h = Scopes.inChildScope(() -> midBlock.forward(convIn.apply(z)));
         for (UpBlock block : upBlocks) {
             for (ResnetBlock2D r : block.resnets()) {
-                h = r.forward(h);
+                Tensor in = h;
+                h = Scopes.inChildScope(() -> r.forward(in));
             }
             if (block.upsample() != null) {
+                Tensor in = h;
                 // Upsample2D: F.interpolate(scale_factor=2.0, mode="nearest"), then a 3×3 conv.
-                h = upsample_nearest2d(h, new long[] {2 * h.size(2), 2 * h.size(3)}, new DoubleOptional(2.0), new DoubleOptional(2.0));
-                h = block.upsample().apply(h);
+                h = Scopes.inChildScope(() -> block.upsample().apply(
+                        upsample_nearest2d(in, new long[] {2 * in.size(2), 2 * in.size(3)}, new DoubleOptional(2.0), new DoubleOptional(2.0))));
             }
         }
-        return convOut.apply(activation.apply(normOut.apply(h)));
+        Tensor last = h;
+        return Scopes.inChildScope(() -> convOut.apply(activation.apply(normOut.apply(last))));
     }
 }

@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.cyclediffusion.libtorch.Layers.Conv2d;
 import org.cyclediffusion.libtorch.Layers.GroupNorm;
+import org.cyclediffusion.libtorch.unet.Scopes;
 
 /**
  * diffusers' VAE {@code Encoder}: {@code conv_in}, one {@code DownEncoderBlock2D} per level (resnets,
@@ -68,17 +69,22 @@ final class VaeEncoder {
         Conv2d.expect(s, "encoder.conv_out", 2L * c.latentChannels(), ch[ch.length - 1], 3);
     }
 
+    /** Each block runs in its own pointer scope (its temporaries freed when it returns), as the decoder's. */
     Tensor forward(Tensor x) {
-        Tensor h = convIn.apply(x);
+        Tensor h = Scopes.inChildScope(() -> convIn.apply(x));
         for (DownBlock block : downBlocks) {
             for (ResnetBlock2D r : block.resnets()) {
-                h = r.forward(h);
+                Tensor in = h;
+                h = Scopes.inChildScope(() -> r.forward(in));
             }
             if (block.downsample() != null) {
-                h = block.downsample().apply(pad(h, new long[] {0, 1, 0, 1}, "constant", new DoubleOptional(0.0)));
+                Tensor in = h;
+                h = Scopes.inChildScope(() -> block.downsample().apply(pad(in, new long[] {0, 1, 0, 1}, "constant", new DoubleOptional(0.0))));
             }
         }
-        h = midBlock.forward(h);
-        return convOut.apply(activation.apply(normOut.apply(h)));
+        Tensor mid = h;
+        h = Scopes.inChildScope(() -> midBlock.forward(mid));
+        Tensor last = h;
+        return Scopes.inChildScope(() -> convOut.apply(activation.apply(normOut.apply(last))));
     }
 }

@@ -9,6 +9,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
+import org.cyclediffusion.libtorch.unet.Scopes;
 
 /**
  * How {@link AutoencoderKL} is run over a batch, as diffusers v0.23.0's {@code AutoencoderKL} does
@@ -48,12 +49,12 @@ final class VaeTiling {
     private static Tensor sliced(Tensor x, UnaryOperator<Tensor> f) {
         long batch = x.size(0);
         if (batch == 1) {
-            return inChildScope(() -> f.apply(x));
+            return Scopes.inChildScope(() -> f.apply(x));
         }
         TensorVector parts = new TensorVector();
         for (long i = 0; i < batch; i++) {
             long row = i;
-            parts.push_back(inChildScope(() -> f.apply(x.narrow(0, row, 1))));
+            parts.push_back(Scopes.inChildScope(() -> f.apply(x.narrow(0, row, 1))));
         }
         return cat(parts, 0);
     }
@@ -77,7 +78,7 @@ final class VaeTiling {
             for (long j = 0; j < width; j += overlapSize) {
                 long top = i;
                 long left = j;
-                row.add(inChildScope(() -> {
+                row.add(Scopes.inChildScope(() -> {
                     Tensor tile = x.narrow(2, top, Math.min(inTile, height - top)).narrow(3, left, Math.min(inTile, width - left));
                     return f.apply(tile.contiguous());
                 }));
@@ -123,20 +124,5 @@ final class VaeTiling {
                 b.select(dim, y).copy_(fromA.add(fromB));
             }
         }
-    }
-
-    /** Runs {@code body} in its own pointer scope; only its result survives, owned by the enclosing scope. */
-    private static Tensor inChildScope(java.util.function.Supplier<Tensor> body) {
-        PointerScope parent = PointerScope.getInnerScope();
-        Tensor out;
-        try (PointerScope child = new PointerScope()) {
-            out = body.get();
-            out.retainReference();
-        }
-        if (parent != null) {
-            parent.attach(out);
-            out.releaseReference();
-        }
-        return out;
     }
 }
