@@ -66,7 +66,14 @@ public final class PipelineLoader {
     }
 
     public CycleDiffusionPipeline load(Options options) {
-        ModelFolder folder = ModelFolder.open(options.model());
+        return load(ModelFolder.open(options.model()), options);
+    }
+
+    /**
+     * Loads a model already resolved (a hub id, a single-file checkpoint or a variant, see
+     * {@code org.cyclediffusion.core.model.ModelResolver}); {@code options.model()} is not read.
+     */
+    public CycleDiffusionPipeline load(ModelFolder folder, Options options) {
         BackendProvider backend = options.backend() == null ? registry.backendFor(folder) : registry.backend(options.backend());
         if (options.backend() != null && !backend.canOpen(folder)) {
             throw new ConfigException(folder + ": the " + backend.name() + " backend finds no model files it can load here"
