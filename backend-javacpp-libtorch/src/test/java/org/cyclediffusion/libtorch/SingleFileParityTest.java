@@ -16,6 +16,7 @@ import org.cyclediffusion.core.spi.Device;
 import org.cyclediffusion.core.spi.Models;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
+import org.cyclediffusion.core.testing.TensorAssert;
 import org.cyclediffusion.core.testing.Golden;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -98,10 +99,7 @@ class SingleFileParityTest {
         try (Models m = new TorchBackendProvider().open(CheckpointFolders.open(file("tiny-sd-fp16.safetensors"), Fixtures.model("tiny-sd"),
                 false, null), Device.CPU, DType.FLOAT32)) {
             FloatTensor half = m.textEncoder().encode(ids, 0);
-            double max = 0;
-            for (int i = 0; i < half.data().length; i++) {
-                max = Math.max(max, Math.abs(half.data()[i] - folder.data()[i]));
-            }
+            double max = TensorAssert.diffStats(half.data(), folder.data())[0];
             assertTrue(max > 0 && max < 2e-2, "fp16 weights: max |d| " + max + " from the fp32 folder (expected rounding only)");
         }
     }
