@@ -1,6 +1,5 @@
 package org.cyclediffusion.core.checkpoint;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -13,7 +12,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 import org.cyclediffusion.core.config.ConfigException;
-import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.io.SafetensorsFile;
 import org.cyclediffusion.core.spi.PredictionType;
@@ -54,14 +52,7 @@ public final class CheckpointFolders {
                     + " its A1111 config beside it as " + sidecarPath(file).getFileName());
         }
         ModelFolder folder = configs.withCheckpoint(checkpoint);
-        if (chosen != null) {
-            JsonConfig scheduler = configs.config("scheduler", "scheduler_config.json");
-            ObjectNode node = scheduler.node().deepCopy();
-            node.put("prediction_type", chosen.configName());
-            folder = folder.withConfig("scheduler", "scheduler_config.json", new JsonConfig(node, scheduler.source()
-                    + " (prediction_type " + chosen.configName() + ")"));
-        }
-        return folder;
+        return chosen != null ? folder.withPredictionType(chosen) : folder;
     }
 
     /**

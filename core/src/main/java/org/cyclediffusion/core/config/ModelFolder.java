@@ -1,5 +1,6 @@
 package org.cyclediffusion.core.config;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -12,6 +13,7 @@ import java.util.Optional;
 import org.cyclediffusion.core.checkpoint.SingleFileCheckpoint;
 import org.cyclediffusion.core.io.SafetensorsFile;
 import org.cyclediffusion.core.io.TensorSource;
+import org.cyclediffusion.core.spi.PredictionType;
 
 /**
  * A Stable Diffusion model folder: {@code model_index.json} and one sub-folder per component, in
@@ -69,6 +71,15 @@ public final class ModelFolder {
         Map<String, JsonConfig> m = new HashMap<>(configOverrides);
         m.put(component + "/" + file, config);
         return new ModelFolder(root, modelIndex, variant, checkpoint, m);
+    }
+
+    /** The same folder with the scheduler's {@code prediction_type} set (the user knows what the UNet predicts). */
+    public ModelFolder withPredictionType(PredictionType type) {
+        JsonConfig scheduler = config("scheduler", "scheduler_config.json");
+        ObjectNode node = scheduler.node().deepCopy();
+        node.put("prediction_type", type.configName());
+        return withConfig("scheduler", "scheduler_config.json", new JsonConfig(node, scheduler.source() + " (prediction_type "
+                + type.configName() + " by request)"));
     }
 
     public Optional<String> variant() {

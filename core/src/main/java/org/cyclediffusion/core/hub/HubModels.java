@@ -1,0 +1,110 @@
+package org.cyclediffusion.core.hub;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.cyclediffusion.core.config.JsonConfig;
+
+/**
+ * A hub id as a snapshot folder of the shared cache: used as cached when offline
+ * ({@code HF_HUB_OFFLINE=1} or {@code --offline}), else brought up to date by downloading the
+ * files the run needs ({@link HubFileSelection}) that the snapshot lacks.
+ */
+public final class HubModels {
+    private static final System.Logger LOG = System.getLogger(HubModels.class.getName());
+    private static final Set<String> TRUE = Set.of("1", "true", "yes", "on");
+
+    private final HubCache cache;
+    private final HubClient client;
+    private final boolean offline;
+    private final DownloadListener listener;
+
+    public HubModels(HubCache cache, HubClient client, boolean offline, DownloadListener listener) {
+        this.cache = cache;
+        this.client = client;
+        this.offline = offline;
+        this.listener = listener;
+    }
+
+    public static HubModels fromEnvironment(Map<String, String> env, boolean offlineFlag, DownloadListener listener) {
+        boolean offline = offlineFlag || TRUE.contains(env.getOrDefault("HF_HUB_OFFLINE", "").trim().toLowerCase(Locale.ROOT));
+        return new HubModels(HubCache.fromEnvironment(env), HubClient.fromEnvironment(env), offline, listener);
+    }
+
+    public HubCache cache() {
+        return cache;
+    }
+
+    /** The snapshot folder holding every file the run needs. */
+    public Path snapshot(HubId id, String backend, String variant, boolean safetyChecker) {
+        if (offline) {
+            return cached(id).orElseThrow(() -> new HubException(id + ": not in the Hugging Face cache at " + cache.repoDir(id)
+                    + " and offline (HF_HUB_OFFLINE=1 or --offline): run once online, or huggingface-cli download " + id.repo()
+                    + (id.revision().equals(HubId.DEFAULT_REVISION) ? "" : " --revision " + id.revision())));
+        }
+        HubClient.RepoFiles repo;
+        try {
+            repo = client.files(id);
+        } catch (HubException e) {
+            Optional<Path> cached = e.getCause() instanceof IOException ? cached(id) : Optional.empty();
+            if (cached.isPresent()) {
+                LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; using the cached snapshot " + cached.get());
+                return cached.get();
+            }
+            throw e;
+        }
+        if (!repo.files().contains(HubFileSelection.MODEL_INDEX)) {
+            throw new HubException(id + ": no " + HubFileSelection.MODEL_INDEX + " in the repository (not a diffusers pipeline; for a"
+                    + " single checkpoint file download it and pass the file to --model)");
+        }
+        try {
+            fetch(id, repo.commit(), HubFileSelection.MODEL_INDEX);
+            Path snapshot = cache.snapshot(id, repo.commit());
+            JsonConfig index = JsonConfig.read(snapshot.resolve(HubFileSelection.MODEL_INDEX));
+            for (String f : HubFileSelection.select(id, repo.files(), index, backend, variant, safetyChecker)) {
+                fetch(id, repo.commit(), f);
+            }
+            cache.writeRef(id, repo.commit());
+            return snapshot;
+        } catch (IOException e) {
+            throw new HubException(id + ": cannot write the Hugging Face cache at " + cache.repoDir(id) + " (" + e + ")", e);
+        }
+    }
+
+    /** The cached snapshot of the revision, when its ref and model_index.json are there. */
+    private Optional<Path> cached(HubId id) {
+        return cache.commit(id).map(c -> cache.snapshot(id, c)).filter(s -> Files.isRegularFile(s.resolve(HubFileSelection.MODEL_INDEX)));
+    }
+
+    /** One file into the snapshot: nothing when it is there, a link when its blob is, else a (resumed) download. */
+    private void fetch(HubId id, String commit, String path) throws IOException {
+        Path target = cache.snapshot(id, commit).resolve(path);
+        if (Files.isRegularFile(target)) {
+            return;
+        }
+        HubClient.FileMetadata meta = client.metadata(id, path);
+        Path blob = cache.blob(id, meta.etag());
+        if (!Files.isRegularFile(blob) || (meta.size() >= 0 && Files.size(blob) != meta.size())) {
+            Path lockFile = cache.lock(id, meta.etag());
+            Files.createDirectories(lockFile.getParent());
+            Files.createDirectories(blob.getParent());
+            try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                    FileLock lock = ch.lock()) {
+                if (!Files.isRegularFile(blob)) {
+                    Path partial = cache.incomplete(id, meta.etag());
+                    client.download(id, path, meta.location(), partial, meta.size(), listener);
+                    HubCache.moveAtomically(partial, blob);
+                }
+            }
+        }
+        cache.link(id, commit, path, meta.etag());
+        listener.finished(path);
+    }
+}
