@@ -164,6 +164,16 @@ public final class ModelFolder {
         return SafetensorsFile.open(file);
     }
 
+    /** Every weights variant the components' folders hold ({@code fp16} for {@code *.fp16.safetensors}), sorted. */
+    public List<String> variantsPresent() {
+        java.util.TreeSet<String> all = new java.util.TreeSet<>();
+        for (String component : new String[] {"unet", "vae", "text_encoder", "safety_checker"}) {
+            all.addAll(variants(root.resolve(component), "diffusion_pytorch_model"));
+            all.addAll(variants(root.resolve(component), "model"));
+        }
+        return List.copyOf(all);
+    }
+
     /** The weights file of a component, or null when there is none (an ambiguous or missing variant fails). */
     private Path weightsFile(String component, String safetensorsName) {
         Path dir = root.resolve(component);

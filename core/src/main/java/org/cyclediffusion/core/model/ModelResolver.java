@@ -65,6 +65,11 @@ public final class ModelResolver {
             folder = ModelFolder.open(HubModels.fromEnvironment(env, spec.offline(), listener)
                     .snapshot(id.get(), backend, spec.variant(), safetyChecker));
         }
+        if (spec.variant() != null && !folder.variantsPresent().contains(spec.variant())) {
+            throw new ConfigException("--variant " + spec.variant() + ": " + folder + " has no *." + spec.variant() + ".safetensors weights"
+                    + (folder.variantsPresent().isEmpty() ? " (no variant files at all: drop --variant)" : " (variants there: "
+                            + folder.variantsPresent() + ")"));
+        }
         folder = folder.withVariant(spec.variant());
         return spec.predictionType() != null ? folder.withPredictionType(spec.predictionType()) : folder;
     }
