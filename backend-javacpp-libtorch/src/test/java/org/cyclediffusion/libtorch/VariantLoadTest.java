@@ -2,7 +2,6 @@ package org.cyclediffusion.libtorch;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.spi.DType;
@@ -24,14 +23,8 @@ class VariantLoadTest {
     private static final long[][] IDS = {{49406, 320, 1125, 49407}};
 
     @Test
-    void variantOnlyFolderLoadsInFp32(@TempDir Path dir) throws Exception {
-        Path root = dir.resolve("tiny-sd-fp16");
-        ModelCopies.copyTree(Fixtures.model("tiny-sd"), root);
-        for (String[] c : new String[][] {{"unet", "diffusion_pytorch_model"}, {"vae", "diffusion_pytorch_model"}, {"text_encoder", "model"}}) {
-            Path plain = root.resolve(c[0]).resolve(c[1] + ".safetensors");
-            ModelCopies.writeFp16(plain, root.resolve(c[0]).resolve(c[1] + ".fp16.safetensors"));
-            Files.delete(plain);
-        }
+    void variantOnlyFolderLoadsInFp32(@TempDir Path dir) {
+        Path root = ModelCopies.fp16VariantOnly(Fixtures.model("tiny-sd"), dir.resolve("tiny-sd-fp16"), "unet", "vae", "text_encoder");
         TorchBackendProvider provider = new TorchBackendProvider();
         ModelFolder variant = ModelFolder.open(root);
         assertTrue(provider.canOpen(variant), "the backend recognises a folder of variant files");

@@ -174,6 +174,16 @@ public final class ModelFolder {
         return List.copyOf(all);
     }
 
+    /**
+     * The safetensors file {@link #weights} reads for a component of the folder itself (the
+     * variant, or the only variant there is), for readers that need the file; fails as
+     * {@link #requireFile} when there is none.
+     */
+    public Path weightsFile(String component, String safetensorsName, boolean required) {
+        Path file = weightsFile(component, safetensorsName);
+        return file != null || !required ? file : requireFile(component, safetensorsName);
+    }
+
     /** The weights file of a component, or null when there is none (an ambiguous or missing variant fails). */
     private Path weightsFile(String component, String safetensorsName) {
         Path dir = root.resolve(component);

@@ -19,16 +19,12 @@ class ModelFolderVariantTest {
     private static final String UNET = "diffusion_pytorch_model.safetensors";
 
     private static Path folderWithFp16(Path dir, boolean keepPlain) {
+        if (!keepPlain) {
+            return ModelCopies.fp16VariantOnly(Fixtures.model("tiny-sd"), dir.resolve("m"), "unet");
+        }
         Path root = dir.resolve("m");
         ModelCopies.copyTree(Fixtures.model("tiny-sd"), root);
         ModelCopies.writeFp16(root.resolve("unet").resolve(UNET), root.resolve("unet/diffusion_pytorch_model.fp16.safetensors"));
-        if (!keepPlain) {
-            try {
-                Files.delete(root.resolve("unet").resolve(UNET));
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }
         return root;
     }
 

@@ -35,6 +35,26 @@ public final class ModelCopies {
         }
     }
 
+    /**
+     * A copy of {@code model} whose weights of the given components are only fp16 variant files
+     * ({@code model.fp16.safetensors}, {@code diffusion_pytorch_model.fp16.safetensors}), as
+     * {@code save_pretrained(variant="fp16")} of a half-precision pipeline leaves them.
+     */
+    public static Path fp16VariantOnly(Path model, Path dst, String... components) {
+        copyTree(model, dst);
+        for (String c : components) {
+            String stem = c.equals("text_encoder") || c.equals("safety_checker") ? "model" : "diffusion_pytorch_model";
+            Path plain = dst.resolve(c).resolve(stem + ".safetensors");
+            writeFp16(plain, dst.resolve(c).resolve(stem + ".fp16.safetensors"));
+            try {
+                Files.delete(plain);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return dst;
+    }
+
     /** {@code src} with every F32 tensor rounded to F16, as {@code pipe.save_pretrained(..., variant="fp16")} after {@code .half()}. */
     public static void writeFp16(Path src, Path dst) {
         try (SafetensorsFile st = SafetensorsFile.open(src)) {
