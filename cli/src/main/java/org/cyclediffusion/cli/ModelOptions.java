@@ -52,7 +52,16 @@ final class ModelOptions {
 
     /** Resolves (and downloads, with progress on {@code err} unless {@code quiet}) the model. */
     ModelFolder resolve(String backend, boolean safetyChecker, PrintWriter err, boolean quiet) {
+        return resolver(err, quiet).resolve(spec(), backend, safetyChecker);
+    }
+
+    /** As {@link #resolve}, fetching from the hub only what the tokenizer needs. */
+    ModelFolder resolveForTokenizer(PrintWriter err) {
+        return resolver(err, false).resolveForTokenizer(spec());
+    }
+
+    private static ModelResolver resolver(PrintWriter err, boolean quiet) {
         DownloadListener progress = quiet ? DownloadListener.NONE : new DownloadProgress(err, System.console() != null);
-        return new ModelResolver(System.getenv(), progress).resolve(spec(), backend, safetyChecker);
+        return new ModelResolver(System.getenv(), progress);
     }
 }

@@ -28,7 +28,7 @@ final class TokenizeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        ClipTokenizer tokenizer = ClipTokenizer.load(modelOptions.resolve(null, false, spec.commandLine().getErr(), false).component("tokenizer"));
+        ClipTokenizer tokenizer = ClipTokenizer.load(modelOptions.resolveForTokenizer(spec.commandLine().getErr()).component("tokenizer"));
         TokenizedPrompt t = tokenizer.tokenize(text);
         out.println("ids: " + Arrays.toString(t.ids()));
         int max = tokenizer.maxLength();

@@ -6,6 +6,8 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -42,12 +44,19 @@ public final class HubModels {
         return cache;
     }
 
-    /** The snapshot folder holding every file the run needs. */
-    public Path snapshot(HubId id, String backend, String variant, boolean safetyChecker) {
+    /**
+     * The snapshot folder holding every file the run needs.
+     *
+     * @param weights false: only what the tokenizer needs ({@code model_index.json}, {@code tokenizer/})
+     */
+    public Path snapshot(HubId id, String backend, String variant, boolean safetyChecker, boolean weights) {
         if (offline) {
-            return cached(id).orElseThrow(() -> new HubException(id + ": not in the Hugging Face cache at " + cache.repoDir(id)
-                    + " and offline (HF_HUB_OFFLINE=1 or --offline): run once online, or huggingface-cli download " + id.repo()
-                    + (id.revision().equals(HubId.DEFAULT_REVISION) ? "" : " --revision " + id.revision())));
+            Path snapshot = cached(id).orElseThrow(() -> notCached(id, "is not"));
+            List<String> absent = absentComponents(snapshot, weights, safetyChecker);
+            if (!absent.isEmpty()) {
+                throw notCached(id, "lacks " + absent + " in " + snapshot + ";");
+            }
+            return snapshot;
         }
         HubClient.RepoFiles repo;
         try {
@@ -68,7 +77,9 @@ public final class HubModels {
             fetch(id, repo.commit(), HubFileSelection.MODEL_INDEX);
             Path snapshot = cache.snapshot(id, repo.commit());
             JsonConfig index = JsonConfig.read(snapshot.resolve(HubFileSelection.MODEL_INDEX));
-            for (String f : HubFileSelection.select(id, repo.files(), index, backend, variant, safetyChecker)) {
+            List<String> needed = weights ? HubFileSelection.select(id, repo.files(), index, backend, variant, safetyChecker)
+                    : repo.files().stream().filter(f -> f.startsWith("tokenizer/")).toList();
+            for (String f : needed) {
                 fetch(id, repo.commit(), f);
             }
             cache.writeRef(id, repo.commit());
@@ -76,6 +87,27 @@ public final class HubModels {
         } catch (IOException e) {
             throw new HubException(id + ": cannot write the Hugging Face cache at " + cache.repoDir(id) + " (" + e + ")", e);
         }
+    }
+
+    private HubException notCached(HubId id, String state) {
+        return new HubException(id + " " + state + " in the Hugging Face cache at " + cache.repoDir(id) + " and this run is offline"
+                + " (HF_HUB_OFFLINE=1 or --offline): run once online, or huggingface-cli download " + id.repo()
+                + (id.revision().equals(HubId.DEFAULT_REVISION) ? "" : " --revision " + id.revision()));
+    }
+
+    /** Components model_index.json declares whose folder the cached snapshot lacks (a partial download by hand). */
+    private static List<String> absentComponents(Path snapshot, boolean weights, boolean safetyChecker) {
+        JsonConfig index = JsonConfig.read(snapshot.resolve(HubFileSelection.MODEL_INDEX));
+        List<String> absent = new ArrayList<>();
+        index.node().fields().forEachRemaining(e -> {
+            String c = e.getKey();
+            boolean declared = !c.startsWith("_") && e.getValue().isArray() && e.getValue().size() == 2 && !e.getValue().get(0).isNull();
+            boolean wanted = weights ? safetyChecker || !c.equals("safety_checker") : c.equals("tokenizer");
+            if (declared && wanted && !Files.isDirectory(snapshot.resolve(c))) {
+                absent.add(c + "/");
+            }
+        });
+        return absent;
     }
 
     /** The cached snapshot of the revision, when its ref and model_index.json are there. */

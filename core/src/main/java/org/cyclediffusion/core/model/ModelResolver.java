@@ -41,6 +41,15 @@ public final class ModelResolver {
      * @param safetyChecker false: a hub download skips the checker's weights
      */
     public ModelFolder resolve(ModelSpec spec, String backend, boolean safetyChecker) {
+        return resolve(spec, backend, safetyChecker, true);
+    }
+
+    /** As {@link #resolve}, but a hub download fetches only what the tokenizer needs (no weights). */
+    public ModelFolder resolveForTokenizer(ModelSpec spec) {
+        return resolve(spec, null, false, false);
+    }
+
+    private ModelFolder resolve(ModelSpec spec, String backend, boolean safetyChecker, boolean weights) {
         Optional<Path> local = existing(spec.model());
         ModelFolder folder;
         if (local.isPresent() && Files.isRegularFile(local.get())) {
@@ -63,9 +72,9 @@ public final class ModelResolver {
                 throw new ConfigException("--model " + spec.model() + ": no such folder or file, and not a hub id; expected " + FORMS);
             }
             folder = ModelFolder.open(HubModels.fromEnvironment(env, spec.offline(), listener)
-                    .snapshot(id.get(), backend, spec.variant(), safetyChecker));
+                    .snapshot(id.get(), backend, spec.variant(), safetyChecker, weights));
         }
-        if (spec.variant() != null && !folder.variantsPresent().contains(spec.variant())) {
+        if (weights && spec.variant() != null && !folder.variantsPresent().contains(spec.variant())) {
             throw new ConfigException("--variant " + spec.variant() + ": " + folder + " has no *." + spec.variant() + ".safetensors weights"
                     + (folder.variantsPresent().isEmpty() ? " (no variant files at all: drop --variant)" : " (variants there: "
                             + folder.variantsPresent() + ")"));

@@ -63,7 +63,7 @@ class HubModelsTest {
                 events.add("done " + path);
             }
         };
-        return HubModels.fromEnvironment(env, offline, listener).snapshot(HubId.parse(model, null).orElseThrow(), null, null, true);
+        return HubModels.fromEnvironment(env, offline, listener).snapshot(HubId.parse(model, null).orElseThrow(), null, null, true, true);
     }
 
     @Test
@@ -144,6 +144,21 @@ class HubModelsTest {
         assertTrue(e.getMessage().contains("tests/tiny-sd@v2") && e.getMessage().contains(dir.resolve("cache").toString())
                 && e.getMessage().contains("offline"), e.getMessage());
         assertEquals(0, hub.log.size(), "offline touched the network");
+    }
+
+    @Test
+    void theTokenizerAloneDownloadsNoWeights() {
+        Path snap = HubModels.fromEnvironment(env, false, DownloadListener.NONE).snapshot(HubId.parse("tests/tiny-sd", null).orElseThrow(),
+                null, null, true, false);
+        assertTrue(Files.isRegularFile(snap.resolve("tokenizer/vocab.json")));
+        assertTrue(hub.log.stream().noneMatch(l -> l.contains(".safetensors") || l.contains("/cdn/")), hub.log.toString());
+        // Offline, the partial snapshot serves a tokenizer but not a run that needs the networks.
+        HubModels offline = HubModels.fromEnvironment(env, true, DownloadListener.NONE);
+        offline.snapshot(HubId.parse("tests/tiny-sd", null).orElseThrow(), null, null, true, false);
+        HubException e = assertThrows(HubException.class,
+                () -> offline.snapshot(HubId.parse("tests/tiny-sd", null).orElseThrow(), null, null, true, true));
+        assertTrue(e.getMessage().contains("tests/tiny-sd@main lacks [") && e.getMessage().contains("unet/")
+                && e.getMessage().contains("offline"), e.getMessage());
     }
 
     @Test
