@@ -46,6 +46,12 @@ class ModelSourceCliTest {
     }
 
     @Test
+    void aSingleFileIsNotLoadedByAnotherBackend() {
+        assertUsage(edit("--model", Fixtures.root().resolve("single-file/tiny-sd.safetensors").toString(), "--config",
+                Fixtures.model("tiny-sd-onnx").toString(), "--backend", "onnx"), "loads on the libtorch backend");
+    }
+
+    @Test
     void picklesAreRefused() throws Exception {
         Path ckpt = tmp.resolve("v1-5-pruned.ckpt");
         Files.write(ckpt, new byte[] {(byte) 0x80, 2});

@@ -83,6 +83,12 @@ public final class HubClient {
     public RepoFiles files(HubId id) {
         URI uri = endpoint.resolve("/api/models/" + id.repo() + "/revision/" + encode(id.revision()));
         HttpResponse<InputStream> r = send(request(uri, "GET"), id, null);
+        for (int hop = 0; hop < MAX_REDIRECTS && r.statusCode() >= 300 && r.statusCode() < 400
+                && r.headers().firstValue("Location").isPresent(); hop++) {
+            close(r); // a renamed repository: the API answers with a redirect to the new name
+            uri = uri.resolve(r.headers().firstValue("Location").get());
+            r = send(request(uri, "GET"), id, null);
+        }
         try (InputStream body = r.body()) {
             if (r.statusCode() != 200) {
                 throw failure(r, id, null);

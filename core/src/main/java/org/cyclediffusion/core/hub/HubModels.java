@@ -115,6 +115,10 @@ public final class HubModels {
         return cache.commit(id).map(c -> cache.snapshot(id, c)).filter(s -> Files.isRegularFile(s.resolve(HubFileSelection.MODEL_INDEX)));
     }
 
+    private static boolean complete(Path blob, long size) throws IOException {
+        return Files.isRegularFile(blob) && (size < 0 || Files.size(blob) == size);
+    }
+
     /** One file into the snapshot: nothing when it is there, a link when its blob is, else a (resumed) download. */
     private void fetch(HubId id, String commit, String path) throws IOException {
         Path target = cache.snapshot(id, commit).resolve(path);
@@ -123,13 +127,13 @@ public final class HubModels {
         }
         HubClient.FileMetadata meta = client.metadata(id, path);
         Path blob = cache.blob(id, meta.etag());
-        if (!Files.isRegularFile(blob) || (meta.size() >= 0 && Files.size(blob) != meta.size())) {
+        if (!complete(blob, meta.size())) {
             Path lockFile = cache.lock(id, meta.etag());
             Files.createDirectories(lockFile.getParent());
             Files.createDirectories(blob.getParent());
             try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                     FileLock lock = ch.lock()) {
-                if (!Files.isRegularFile(blob)) {
+                if (!complete(blob, meta.size())) { // another process may have finished it while we waited
                     Path partial = cache.incomplete(id, meta.etag());
                     client.download(id, path, meta.location(), partial, meta.size(), listener);
                     HubCache.moveAtomically(partial, blob);

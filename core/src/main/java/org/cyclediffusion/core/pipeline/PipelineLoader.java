@@ -20,6 +20,9 @@ import org.cyclediffusion.core.tokenizer.ClipTokenizer;
 public final class PipelineLoader {
     private static final System.Logger LOG = System.getLogger(PipelineLoader.class.getName());
 
+    /** The backend that reads a single-file checkpoint's networks (through {@link ModelFolder#weights}). */
+    private static final String SINGLE_FILE_BACKEND = "libtorch";
+
     private final Registry registry;
 
     public PipelineLoader(Registry registry) {
@@ -74,7 +77,15 @@ public final class PipelineLoader {
      * {@code org.cyclediffusion.core.model.ModelResolver}); {@code options.model()} is not read.
      */
     public CycleDiffusionPipeline load(ModelFolder folder, Options options) {
+        if (folder.checkpoint().isPresent() && options.backend() == null) {
+            options = options.withBackend(SINGLE_FILE_BACKEND);
+        }
         BackendProvider backend = options.backend() == null ? registry.backendFor(folder) : registry.backend(options.backend());
+        if (folder.checkpoint().isPresent() && !backend.name().equals(SINGLE_FILE_BACKEND)) {
+            // Only LibTorch reads weights through ModelFolder.weights; another backend would load the config folder's own files.
+            throw new ConfigException(folder + ": a single-file checkpoint loads on the " + SINGLE_FILE_BACKEND + " backend, not "
+                    + backend.name() + " (drop --backend " + backend.name() + ")");
+        }
         if (options.backend() != null && !backend.canOpen(folder)) {
             throw new ConfigException(folder + ": the " + backend.name() + " backend finds no model files it can load here"
                     + " (backends that recognise this folder: " + registry.backends().values().stream().filter(b -> b.canOpen(folder))

@@ -30,7 +30,8 @@ import java.util.stream.Stream;
  * = sha256 and {@code X-Linked-Size}), the others directly with a git-sha1 {@code ETag}; a
  * relative redirect for {@code model_index.json} (a renamed repository); {@code Range} requests;
  * and, once, a connection dropped halfway through the UNet weights. {@code private} repositories
- * need the token, {@code gated} ones answer 403 GatedRepo, unknown ones 404 RepoNotFound.
+ * need the token, {@code gated} ones answer 403 GatedRepo, unknown ones 404 RepoNotFound; {@code tests/old-name}
+ * redirects (relatively) to {@code tests/tiny-sd}.
  */
 final class FakeHub implements AutoCloseable {
     static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
@@ -95,6 +96,12 @@ final class FakeHub implements AutoCloseable {
                 rest = p[5];
             } else {
                 ex.sendResponseHeaders(404, -1);
+                return;
+            }
+            if (repo.equals("tests/old-name")) { // a renamed repository: relative redirects to the new name
+                String to = path.replace("/tests/old-name/", "/tests/tiny-sd/");
+                ex.getResponseHeaders().add("Location", to);
+                ex.sendResponseHeaders(307, -1);
                 return;
             }
             if (repo.startsWith("tests/gated")) {

@@ -108,6 +108,13 @@ class HubModelsTest {
     }
 
     @Test
+    void aRenamedRepositoryIsFollowed() throws Exception {
+        Path snap = snapshot("tests/old-name", false);
+        assertArrayEquals(hub.file(UNET), Files.readAllBytes(snap.resolve(UNET)));
+        assertTrue(snap.toString().contains("models--tests--old-name"), "cached under the name asked for, as huggingface_hub does: " + snap);
+    }
+
+    @Test
     void theTokenGoesToTheHubOnlyNeverToTheCdn() {
         HubException denied = assertThrows(HubException.class, () -> snapshot("tests/private", false));
         assertTrue(denied.getMessage().contains("tests/private") && denied.getMessage().contains("HF_TOKEN")
