@@ -3,9 +3,8 @@ package org.cyclediffusion.ddim;
 import java.util.Arrays;
 import java.util.Objects;
 import org.cyclediffusion.core.random.NoiseSource;
-import org.cyclediffusion.core.spi.DpmEncodable;
+import org.cyclediffusion.core.spi.DpmEncoder;
 import org.cyclediffusion.core.spi.PredictionType;
-import org.cyclediffusion.core.spi.Scheduler;
 import org.cyclediffusion.core.spi.StepOutput;
 import org.cyclediffusion.core.tensor.FloatTensor;
 
@@ -21,16 +20,27 @@ import org.cyclediffusion.core.tensor.FloatTensor;
  * sample-prediction outputs are converted with the step's own formulas before the noise is
  * recovered; x_0 is clipped or thresholded exactly as {@link #step} does; eta ≤ 0 is rejected; a
  * step with zero variance recovers zero noise instead of dividing by zero.
+ *
+ * <p>One instance is one chain. Its stochasticity η is DDIM's own option, fixed at construction and
+ * used by the SPI methods; the methods that take {@code eta} explicitly mirror diffusers' signatures.
  */
-public final class DdimScheduler implements Scheduler, DpmEncodable {
+public final class DdimScheduler implements DpmEncoder {
     private final DdimConfig config;
+    private final float eta;
     private final NoiseSchedule schedule;
     private final DynamicThresholding thresholding;
     private int numInferenceSteps;
     private int[] timesteps;
 
+    /** A chain with diffusers' default step eta, 0 (deterministic DDIM; cannot encode). */
     public DdimScheduler(DdimConfig config) {
+        this(config, 0f);
+    }
+
+    /** A chain with stochasticity {@code eta} (σ_t = η·σ_DDPM, DDIM eq. 16). */
+    public DdimScheduler(DdimConfig config, float eta) {
         this.config = Objects.requireNonNull(config, "config");
+        this.eta = eta;
         this.schedule = NoiseSchedule.of(config);
         this.thresholding = config.thresholding()
                 ? new DynamicThresholding(config.dynamicThresholdingRatio(), config.sampleMaxValue())
@@ -44,6 +54,11 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
 
     public DdimConfig config() {
         return config;
+    }
+
+    /** This chain's η. */
+    public float eta() {
+        return eta;
     }
 
     public NoiseSchedule noiseSchedule() {
@@ -137,6 +152,11 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
      * it from a generator; the SPI leaves that to the caller).
      */
     @Override
+    public StepOutput step(FloatTensor modelOutput, int timestep, FloatTensor sample, FloatTensor varianceNoise) {
+        return step(modelOutput, timestep, sample, eta, varianceNoise);
+    }
+
+    /** diffusers' {@code step(model_output, timestep, sample, eta, variance_noise=…)} with an explicit η. */
     public StepOutput step(FloatTensor modelOutput, int timestep, FloatTensor sample, float eta, FloatTensor varianceNoise) {
         requireSameShape("modelOutput", modelOutput, "sample", sample);
         if (varianceNoise != null) {
@@ -184,6 +204,11 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
      * When the previous timestep is ≤ 0 it returns (a copy of) x_0 and draws nothing.
      */
     @Override
+    public FloatTensor posteriorSample(FloatTensor sample, FloatTensor cleanSample, int timestep, NoiseSource noise) {
+        return posteriorSample(sample, cleanSample, timestep, eta, noise);
+    }
+
+    /** CycleDiffusion's {@code posterior_sample} with an explicit η (see {@link #posteriorSample(FloatTensor, FloatTensor, int, NoiseSource)}). */
     public FloatTensor posteriorSample(FloatTensor sample, FloatTensor cleanSample, int timestep, float eta, NoiseSource noise) {
         requireStochastic(eta, "posteriorSample");
         requireSameShape("cleanSample", cleanSample, "sample", sample);
@@ -218,6 +243,11 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
      * @throws IllegalArgumentException for eta ≤ 0, where σ_t = 0 and no noise can be recovered
      */
     @Override
+    public FloatTensor recoverNoise(FloatTensor prevSample, FloatTensor sample, int timestep, FloatTensor modelOutput) {
+        return recoverNoise(prevSample, sample, timestep, modelOutput, eta);
+    }
+
+    /** CycleDiffusion's {@code compute_noise} with an explicit η. */
     public FloatTensor recoverNoise(FloatTensor prevSample, FloatTensor sample, int timestep, FloatTensor modelOutput, float eta) {
         requireStochastic(eta, "recoverNoise");
         requireSameShape("prevSample", prevSample, "sample", sample);
