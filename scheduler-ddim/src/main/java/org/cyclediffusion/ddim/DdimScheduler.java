@@ -46,10 +46,7 @@ public final class DdimScheduler implements DpmEncoder {
                 ? new DynamicThresholding(config.dynamicThresholdingRatio(), config.sampleMaxValue())
                 : null;
         // before set_timesteps diffusers holds every training timestep, largest first
-        this.timesteps = new int[config.numTrainTimesteps()];
-        for (int i = 0; i < timesteps.length; i++) {
-            timesteps[i] = timesteps.length - 1 - i;
-        }
+        this.timesteps = DiscreteSchedules.allTimesteps(config.numTrainTimesteps());
     }
 
     public DdimConfig config() {
@@ -77,21 +74,8 @@ public final class DdimScheduler implements DpmEncoder {
 
     @Override
     public void setTimesteps(int numInferenceSteps) {
-        int t = config.numTrainTimesteps();
-        if (numInferenceSteps < 1 || numInferenceSteps > t) {
-            throw new IllegalArgumentException("numInferenceSteps must be in [1, num_train_timesteps = " + t + "], found "
-                    + numInferenceSteps + " (the model was trained on " + t + " timesteps)");
-        }
-        int[] ts = config.timestepSpacing().timesteps(t, numInferenceSteps, config.stepsOffset());
-        for (int x : ts) {
-            if (x < 0 || x >= t) {
-                throw new IllegalArgumentException(config.timestepSpacing().configName() + " spacing with steps_offset "
-                        + config.stepsOffset() + " gives timestep " + x + " for " + numInferenceSteps
-                        + " steps, outside [0, " + t + "); use fewer steps or a smaller steps_offset");
-            }
-        }
+        this.timesteps = DiscreteSchedules.timesteps(config, numInferenceSteps);
         this.numInferenceSteps = numInferenceSteps;
-        this.timesteps = ts;
     }
 
     /** The steps of the last {@link #setTimesteps} call, 0 before the first. */
@@ -177,25 +161,7 @@ public final class DdimScheduler implements DpmEncoder {
     /** Forward process q(x_t | x_0) = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε, one timestep per batch row (or one for all). */
     @Override
     public FloatTensor addNoise(FloatTensor originalSamples, FloatTensor noise, int[] timesteps) {
-        requireSameShape("noise", noise, "originalSamples", originalSamples);
-        int rows = originalSamples.rank() == 0 ? 1 : originalSamples.dim(0);
-        if (timesteps.length != rows && timesteps.length != 1) {
-            throw new IllegalArgumentException("addNoise: " + timesteps.length + " timesteps for " + rows
-                    + " batch rows (expected one per row, or one for all)");
-        }
-        float[] x0 = originalSamples.data();
-        float[] eps = noise.data();
-        float[] out = new float[x0.length];
-        int rowSize = originalSamples.rowSize();
-        for (int r = 0; r < rows; r++) {
-            float alphaProd = alphaCumprod(timesteps[timesteps.length == 1 ? 0 : r]);
-            float sqrtAlphaProd = TorchFloat32.sqrt(alphaProd);
-            float sqrtOneMinusAlphaProd = TorchFloat32.sqrt(1 - alphaProd);
-            for (int i = r * rowSize; i < (r + 1) * rowSize; i++) {
-                out[i] = sqrtAlphaProd * x0[i] + sqrtOneMinusAlphaProd * eps[i];
-            }
-        }
-        return new FloatTensor(out, originalSamples.shape());
+        return DiscreteSchedules.addNoise(schedule.alphasCumprod(), originalSamples, noise, timesteps);
     }
 
     /**
@@ -359,11 +325,6 @@ public final class DdimScheduler implements DpmEncoder {
     }
 
     private static void requireSameShape(String name, FloatTensor t, String otherName, FloatTensor other) {
-        Objects.requireNonNull(t, name);
-        Objects.requireNonNull(other, otherName);
-        if (!Arrays.equals(t.shape(), other.shape())) {
-            throw new IllegalArgumentException(name + " has shape " + Arrays.toString(t.shape()) + ", " + otherName
-                    + " has " + Arrays.toString(other.shape()) + " (expected equal shapes)");
-        }
+        DiscreteSchedules.requireSameShape(name, t, otherName, other);
     }
 }
