@@ -3,65 +3,48 @@ package org.cyclediffusion.cli;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import org.cyclediffusion.core.config.ModelFolder;
-import org.cyclediffusion.core.hub.DownloadListener;
-import org.cyclediffusion.core.model.ModelResolver;
-import org.cyclediffusion.core.model.ModelSpec;
-import org.cyclediffusion.core.spi.PredictionType;
+import org.cyclediffusion.core.pipeline.PipelineLoader;
+import org.cyclediffusion.core.spi.DType;
+import org.cyclediffusion.core.spi.Device;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
-/** Where the model comes from: the {@code --model} forms and the flags that refine them, shared by every command that loads one. */
+/** The flags that choose a model and how it runs, shared by {@code encode} and {@code decode}. */
 final class ModelOptions {
-    @Option(names = "--model", required = true, paramLabel = "MODEL", description = {
-        "The model: a diffusers folder or optimum ONNX export (DIR); a single-file checkpoint in the original SD 1.x/2.x layout"
-            + " (FILE.safetensors, as A1111/ComfyUI/Civitai use); or a Hugging Face hub id (ORG/NAME, ORG/NAME@REVISION), read from"
-            + " the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub) and downloaded once when missing."
-            + " An existing path always wins over a hub id."})
-    String model;
+    @CommandLine.Mixin
+    ModelSource source;
 
-    @Option(names = "--revision", paramLabel = "REV", description = "Hub branch, tag or commit (default: main).")
-    String revision;
+    @Option(names = "--backend", paramLabel = "NAME", description = "onnx or libtorch (default: chosen by the folder's files).")
+    String backend;
 
-    @Option(names = "--offline", description = "Never touch the network (as HF_HUB_OFFLINE=1): hub ids from the cache only.")
-    boolean offline;
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
+    String device;
 
-    @Option(names = "--config", paramLabel = "DIR", description = "For a single file: the diffusers folder whose configs, tokenizer,"
-            + " scheduler and safety checker to use (needed for non-standard sizes).")
-    Path config;
+    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16 or bf16 (default: the backend's for the device).")
+    String dtype;
 
-    @Option(names = "--variant", paramLabel = "NAME", description = "Weights variant, e.g. fp16 (diffusion_pytorch_model.fp16.safetensors).")
-    String variant;
+    @Option(names = "--verbose", description = "Stack traces on errors.")
+    boolean verbose;
 
-    @Option(names = "--ema", description = "For a single file: use its EMA UNet weights (model_ema.*).")
-    boolean ema;
-
-    @Option(names = "--prediction-type", paramLabel = "TYPE", description = "epsilon, v_prediction or sample: what the UNet predicts"
-            + " (SD 2.x single files: 768 models v_prediction, 512-base epsilon).")
-    String predictionType;
-
-    ModelSpec spec() {
-        PredictionType p = null;
-        if (predictionType != null) {
-            try {
-                p = PredictionType.parse(predictionType);
-            } catch (IllegalArgumentException e) {
-                throw new Errors.UsageException("--prediction-type: " + e.getMessage());
-            }
+    /** The loader options for these flags, with a sampler class (null: the folder's) and the checker on or off. */
+    PipelineLoader.Options options(String scheduler, boolean safetyChecker) {
+        Device dev;
+        DType dt;
+        try {
+            dev = Device.parse(device);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException("--device: " + e.getMessage());
         }
-        return new ModelSpec(model, revision, offline, config, variant, ema, p);
+        try {
+            dt = dtype == null ? null : DType.parse(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException("--dtype: " + e.getMessage());
+        }
+        return new PipelineLoader.Options(Path.of(source.model), backend, dev, dt, safetyChecker, null, scheduler);
     }
 
-    /** Resolves (and downloads, with progress on {@code err} unless {@code quiet}) the model. */
-    ModelFolder resolve(String backend, boolean safetyChecker, PrintWriter err, boolean quiet) {
-        return resolver(err, quiet).resolve(spec(), backend, safetyChecker);
-    }
-
-    /** As {@link #resolve}, fetching from the hub only what the tokenizer needs. */
-    ModelFolder resolveForTokenizer(PrintWriter err) {
-        return resolver(err, false).resolveForTokenizer(spec());
-    }
-
-    private static ModelResolver resolver(PrintWriter err, boolean quiet) {
-        DownloadListener progress = quiet ? DownloadListener.NONE : new DownloadProgress(err, System.console() != null);
-        return new ModelResolver(System.getenv(), progress);
+    /** The model these flags name, resolved (and downloaded when it is a hub id missing from the cache) for {@code options}. */
+    ModelFolder resolve(PipelineLoader.Options options, PrintWriter err) {
+        return source.resolve(options.backend(), options.safetyChecker(), err, false);
     }
 }

@@ -17,7 +17,7 @@ final class TokenizeCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @CommandLine.Mixin
-    ModelOptions modelOptions;
+    ModelSource modelOptions;
 
     @Option(names = "--verbose", description = "Stack traces on errors.")
     boolean verbose;
