@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.InvalidInputException;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.plugin.Registry;
@@ -117,11 +118,15 @@ class OrtBackendProviderTest {
             assertEquals(4, ((OrtUNet) m.unet()).downsampling(), "2^(3 down blocks - 1)");
             m.unet().checkLatentSize(8, 12);
             m.unet().checkLatentSize(4, 16);
-            CycleDiffusionException e = assertThrows(CycleDiffusionException.class, () -> m.unet().checkLatentSize(7, 10));
-            assertEquals("latents 7x10 (an image of about 56x80): the ONNX UNet " + Fixtures.model("tiny-sd-onnx").resolve("unet/model.onnx")
-                    + " was traced at one size and only takes latent heights and widths divisible by 4 (image sides a multiple of 32,"
-                    + " e.g. 64x96); resize or crop the image, or use the libtorch backend (--backend libtorch), which takes any size",
-                    e.getMessage());
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> m.unet().checkLatentSize(7, 10));
+            assertEquals("image 80x56 (width x height; latents 10x7): the ONNX UNet " + Fixtures.model("tiny-sd-onnx").resolve("unet/model.onnx")
+                    + " was traced at one size and only takes image sides that are multiples of 32 (latent sides divisible by 4);"
+                    + " resize or crop the image to 64x32 or 96x64, or use the libtorch backend (--backend libtorch), which takes any"
+                    + " multiple of 8", e.getMessage());
+            // issue 9: a 72x64 file (width x height) is said as 72x64, as image tools say it
+            InvalidInputException wide = assertThrows(InvalidInputException.class, () -> m.unet().checkLatentSize(8, 9));
+            assertTrue(wide.getMessage().startsWith("image 72x64 (width x height; latents 9x8)") && wide.getMessage().contains("64x64 or 96x64"),
+                    wide.getMessage());
             assertThrows(CycleDiffusionException.class, () -> m.unet().checkLatentSize(8, 10));
         }
     }

@@ -81,7 +81,7 @@ public final class PipelineLoader {
         JsonConfig schedulerConfig = folder.config("scheduler", "scheduler_config.json");
         registry.scheduler(schedulerConfig);
         ClipTokenizer tokenizer = ClipTokenizer.load(folder.component("tokenizer"));
-        DType dtype = options.dtype() != null ? options.dtype() : backend.defaultDType(options.device());
+        DType dtype = options.dtype() != null ? options.dtype() : backend.defaultDType(folder, options.device());
         Models models = backend.open(folder, options.device(), dtype);
         SafetyChecker checker = null;
         try {
