@@ -103,6 +103,23 @@ class OrtBackendProviderTest {
     }
 
     @Test
+    void truncatedModelIsOneLineNamingTheFile() throws IOException {
+        // issue 9: a download cut short is the user's input (exit 2), said in one line that names the file
+        OrtTestExports.linkedCopy(dir);
+        Path unet = dir.resolve("unet/model.onnx");
+        byte[] bytes = Files.readAllBytes(Fixtures.model("tiny-sd-onnx").resolve("unet/model.onnx"));
+        Files.delete(unet);
+        Files.write(unet, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        int before = OrtNetwork.LIVE_SESSIONS.get();
+        ConfigException e = assertThrows(ConfigException.class, () -> provider.open(ModelFolder.open(dir), Device.CPU, DType.FLOAT32));
+        String m = e.getMessage();
+        assertTrue(m.startsWith(unet + ": not an ONNX model this ONNX Runtime can load; the file may be truncated or corrupt"), m);
+        assertEquals(1, m.lines().count(), m);
+        assertFalse(m.contains("\u001B"), m);
+        assertEquals(before, OrtNetwork.LIVE_SESSIONS.get(), "the text encoder opened before it was closed again");
+    }
+
+    @Test
     void precisionIsTheExports() {
         ModelFolder folder = ModelFolder.open(Fixtures.model("tiny-sd-onnx"));
         int before = OrtNetwork.LIVE_SESSIONS.get();
