@@ -14,6 +14,8 @@ import org.cyclediffusion.core.config.ConfigException;
  */
 final class OrtErrors {
     private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;]*[A-Za-z]");
+    /** The Java binding's prefix, "Error code - ORT_FAIL - message: ": the code is no help to a user. */
+    private static final Pattern CODE_PREFIX = Pattern.compile("^Error code - \\w+ - message: ");
     private static final Pattern ALLOCATION = Pattern.compile("(?:Failed to allocate memory for requested buffer of size|bad_alloc"
             + "|Failed to allocate)\\D*(\\d+)?");
 
@@ -25,7 +27,8 @@ final class OrtErrors {
         if (message == null) {
             return "";
         }
-        return ANSI.matcher(message).replaceAll("").replaceAll("\\s+", " ").trim();
+        String plain = ANSI.matcher(message).replaceAll("").replaceAll("\\s+", " ").trim();
+        return CODE_PREFIX.matcher(plain).replaceFirst("");
     }
 
     /** The bytes of a failed allocation ONNX Runtime reports, -1 when the size is not given, null when it is not one. */

@@ -16,7 +16,7 @@ import org.cyclediffusion.core.spi.Device;
 
 /**
  * Creates ONNX Runtime sessions for one device: on the CPU with one intra-op thread per core that
- * does not spin, and every graph optimisation ({@code ORT_ENABLE_ALL}), done once and cached
+ * does not spin, no CPU arena ({@link Tuning#defaults()}), and every graph optimisation ({@code ORT_ENABLE_ALL}), done once and cached
  * ({@link OrtModelCache}); on CUDA through the CUDA execution provider, which only the
  * {@code onnxruntime_gpu} artifact ships. Session creation passes through {@link OrtNativeCalls},
  * so the JVM's shutdown waits for it.
@@ -32,9 +32,16 @@ final class OrtSessionFactory {
      * memory-pattern planning and its CPU arena.
      */
     record Tuning(int intraOpThreads, boolean spinning, boolean memoryPattern, boolean arena) {
-        /** One thread per core, no spinning, memory pattern and arena on (measured: see {@code OrtSessionBenchmark}). */
+        /**
+         * One thread per core, no spinning, memory pattern on, CPU arena off. Measured with
+         * {@code OrtSessionBenchmark step} on this project's 2-core CI machine under load (README,
+         * ONNX section): two spinning threads were 2–5× slower than two that sleep, and the arena
+         * (with the memory pattern) 1.2–2× slower than plain allocations on the tiny UNet and on a
+         * conv stack; without the arena, memory a run freed also goes back to the system instead
+         * of staying reserved until the process ends.
+         */
         static Tuning defaults() {
-            return new Tuning(Runtime.getRuntime().availableProcessors(), false, true, true);
+            return new Tuning(Runtime.getRuntime().availableProcessors(), false, true, false);
         }
     }
 

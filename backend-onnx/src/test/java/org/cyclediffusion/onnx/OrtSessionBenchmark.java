@@ -22,7 +22,8 @@ import org.cyclediffusion.core.testing.Fixtures;
  *   <li>{@code load [blocks channels]}: session creation without the cache, at the first start
  *       (optimise and write) and at a later start (load the optimised graph), for the tiny
  *       fixture's five networks and for a larger synthetic graph ({@link OrtSyntheticModel});</li>
- *   <li>{@code step}: the tiny UNet's step time under each {@link OrtSessionFactory.Tuning};</li>
+ *   <li>{@code step [runs [FILE]]}: the tiny UNet's step time (or one run of the synthetic graph
+ *       FILE) under each {@link OrtSessionFactory.Tuning};</li>
  *   <li>{@code synthetic FILE blocks channels}: writes the synthetic graph alone.</li>
  * </ul>
  * Command (from the repository root, after {@code mvn -o -q -pl backend-onnx -am test-compile}): see
@@ -36,7 +37,7 @@ public final class OrtSessionBenchmark {
         switch (args.length == 0 ? "load" : args[0]) {
             case "load" -> load(args.length > 1 ? Integer.parseInt(args[1]) : 40, args.length > 2 ? Integer.parseInt(args[2]) : 256,
                     args.length > 3 ? Integer.parseInt(args[3]) : 5);
-            case "step" -> step(args.length > 1 ? Integer.parseInt(args[1]) : 30);
+            case "step" -> step(args.length > 1 ? Integer.parseInt(args[1]) : 30, args.length > 2 ? Path.of(args[2]) : null);
             case "synthetic" -> OrtSyntheticModel.write(Path.of(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]), 16, 42);
             default -> throw new IllegalArgumentException("load [blocks channels runs] | step [runs] | synthetic FILE blocks channels");
         }
@@ -85,7 +86,7 @@ public final class OrtSessionBenchmark {
         }
     }
 
-    private static void step(int runs) throws Exception {
+    private static void step(int runs, Path synthetic) throws Exception {
         int cores = Runtime.getRuntime().availableProcessors();
         List<OrtSessionFactory.Tuning> tunings = new ArrayList<>();
         for (int threads : cores > 1 ? new int[] {1, cores} : new int[] {1}) {
@@ -94,27 +95,47 @@ public final class OrtSessionBenchmark {
         }
         tunings.add(new OrtSessionFactory.Tuning(cores, false, false, true));
         tunings.add(new OrtSessionFactory.Tuning(cores, false, true, false));
-        List<OrtModels> models = new ArrayList<>();
-        for (OrtSessionFactory.Tuning t : tunings) {
-            models.add(OrtModels.open(ModelFolder.open(Fixtures.model("tiny-sd-onnx")), DType.FLOAT32,
-                    new OrtSessionFactory(Device.CPU, t, OrtModelCache.disabled())));
-        }
-        // the README edit's UNet call: batch 4 (two guidance branches of source and target), 64x64 image
+        // the README edit's UNet call: batch 4 (two guidance branches of source and target), 64x64 image;
+        // or one run of the synthetic graph (convolutions over 16x16), when a file is given
         FloatTensor latents = FloatTensor.zeros(4, 4, 8, 8);
         FloatTensor hidden = FloatTensor.zeros(4, 77, 32);
+        List<AutoCloseable> owned = new ArrayList<>();
+        List<Runnable> calls = new ArrayList<>();
+        for (OrtSessionFactory.Tuning t : tunings) {
+            OrtSessionFactory factory = new OrtSessionFactory(Device.CPU, t, OrtModelCache.disabled());
+            if (synthetic == null) {
+                OrtModels m = OrtModels.open(ModelFolder.open(Fixtures.model("tiny-sd-onnx")), DType.FLOAT32, factory);
+                Conditioning c = m.unet().condition(hidden);
+                owned.add(c);
+                owned.add(m);
+                calls.add(() -> m.unet().predict(latents, 500, c));
+            } else {
+                OrtSession s = factory.open(synthetic);
+                long[] shape = ((ai.onnxruntime.TensorInfo) s.getInputInfo().get("x").getInfo()).getShape();
+                OnnxTensor x = OrtTensors.floats(FloatTensor.zeros(Arrays.stream(shape).mapToInt(Math::toIntExact).toArray()),
+                        ai.onnxruntime.OnnxJavaType.FLOAT);
+                owned.add(x);
+                owned.add(s);
+                calls.add(() -> {
+                    try (OrtSession.Result r = s.run(java.util.Map.of("x", x))) {
+                        r.get(0);
+                    } catch (ai.onnxruntime.OrtException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+            }
+        }
         List<List<Double>> steps = new ArrayList<>();
         List<List<Double>> hostCopies = new ArrayList<>();
-        List<Conditioning> conditionings = new ArrayList<>();
-        for (OrtModels m : models) {
+        for (int i = 0; i < calls.size(); i++) {
             steps.add(new ArrayList<>());
             hostCopies.add(new ArrayList<>());
-            conditionings.add(m.unet().condition(hidden));
         }
         for (int r = 0; r < runs + 3; r++) {
-            for (int i = 0; i < models.size(); i++) {
-                OrtModels m = models.get(i);
-                Conditioning c = conditionings.get(i);
-                double ms = time(() -> m.unet().predict(latents, 500, c));
+            // a rotating order, so no configuration always runs right after the same other one
+            for (int k = 0; k < calls.size(); k++) {
+                int i = (k + r) % calls.size();
+                double ms = time(calls.get(i));
                 // what a per-step upload of the conditioning would add (the design uploads it once per edit)
                 double copy = time(() -> {
                     try (OnnxTensor t = OrtTensors.floats(hidden, ai.onnxruntime.OnnxJavaType.FLOAT)) {
@@ -128,13 +149,14 @@ public final class OrtSessionBenchmark {
             }
         }
         double best = steps.stream().mapToDouble(OrtSessionBenchmark::median).min().orElseThrow();
-        for (int i = 0; i < models.size(); i++) {
+        for (int i = 0; i < calls.size(); i++) {
             OrtSessionFactory.Tuning t = tunings.get(i);
             System.out.printf(Locale.ROOT, "step threads=%d spinning=%-5s memoryPattern=%-5s arena=%-5s  median %7.2f ms (%.2fx best)"
                     + "  conditioning upload %.3f ms%n", t.intraOpThreads(), t.spinning(), t.memoryPattern(), t.arena(),
                     median(steps.get(i)), median(steps.get(i)) / best, median(hostCopies.get(i)));
-            conditionings.get(i).close();
-            models.get(i).close();
+        }
+        for (AutoCloseable c : owned) {
+            c.close();
         }
     }
 
