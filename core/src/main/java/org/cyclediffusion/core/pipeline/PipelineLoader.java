@@ -171,7 +171,7 @@ public final class PipelineLoader {
                     + registry.schedulers().keySet() + ")");
         }
         ClipTokenizer tokenizer = ClipTokenizer.load(folder.component("tokenizer"));
-        DType dtype = options.dtype() != null ? options.dtype() : backend.defaultDType(options.device());
+        DType dtype = options.dtype() != null ? options.dtype() : backend.defaultDType(folder, options.device());
         Models models = backend.open(folder, options.device(), dtype);
         try {
             SafetyChecker checker = withChecker ? safetyChecker(folder, models, options.safetyChecker()) : null;
