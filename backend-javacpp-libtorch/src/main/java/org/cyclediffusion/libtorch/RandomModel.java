@@ -44,6 +44,7 @@ public final class RandomModel implements RandomModelWriter {
     private static final String DIFFUSERS_VERSION = "0.23.0";
     private static final String TRANSFORMERS_VERSION = "4.35.2";
     private static final String RESOURCES = "randommodel/";
+    private static final String CORE_TOKENIZERS = "/org/cyclediffusion/core/checkpoint/";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     @Override
@@ -135,12 +136,12 @@ public final class RandomModel implements RandomModelWriter {
         scheduler.putNull("trained_betas");
         writeJson(dir.resolve("scheduler/scheduler_config.json"), scheduler);
 
-        copyResource("vocab.json", dir.resolve("tokenizer/vocab.json"));
-        copyResource("merges.txt", dir.resolve("tokenizer/merges.txt"));
-        String tokenizer = sd15 ? "tokenizer-sd15/" : "tokenizer-sd21/"; // SD 2.x pads with "!", not <|endoftext|>
-        copyResource(tokenizer + "tokenizer_config.json", dir.resolve("tokenizer/tokenizer_config.json"));
-        copyResource(tokenizer + "special_tokens_map.json", dir.resolve("tokenizer/special_tokens_map.json"));
-        copyResource("preprocessor_config.json", dir.resolve("feature_extractor/preprocessor_config.json"));
+        // core's bundled tokenizers (single-file checkpoints use them too); SD 2.x pads with "!", not <|endoftext|>
+        String tokenizer = sd15 ? CORE_TOKENIZERS + "sd-v1/tokenizer/" : CORE_TOKENIZERS + "sd-v2/tokenizer/";
+        for (String f : new String[] {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
+            copyResource(tokenizer + f, dir.resolve("tokenizer").resolve(f));
+        }
+        copyResource(RESOURCES + "preprocessor_config.json", dir.resolve("feature_extractor/preprocessor_config.json"));
 
         ObjectNode index = JSON.createObjectNode().put("_class_name", "StableDiffusionPipeline").put("_diffusers_version", DIFFUSERS_VERSION);
         index.putArray("feature_extractor").add("transformers").add("CLIPImageProcessor");
@@ -180,17 +181,18 @@ public final class RandomModel implements RandomModelWriter {
     }
 
     private static JsonNode reference() {
-        try (InputStream in = resource("full_size_configs.json")) {
+        try (InputStream in = resource(RESOURCES + "full_size_configs.json")) {
             return JSON.readTree(in);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
+    /** {@code name} relative to this class's package, or absolute with a leading slash. */
     private static InputStream resource(String name) {
-        InputStream in = RandomModel.class.getResourceAsStream(RESOURCES + name);
+        InputStream in = RandomModel.class.getResourceAsStream(name);
         if (in == null) {
-            throw new IllegalStateException("resource " + RESOURCES + name + " missing from the LibTorch backend's jar");
+            throw new IllegalStateException("resource " + name + " missing from the class path (LibTorch backend or core jar)");
         }
         return in;
     }

@@ -29,8 +29,10 @@ class TorchWeightsMappingTest {
     }
 
     private static TorchWeights load(TorchContext context) {
-        AutoencoderKLConfig config = AutoencoderKLConfig.read(ModelFolder.open(Fixtures.model("tiny-sd")).config("vae", "config.json"));
-        return TorchWeights.load(VAE, AutoencoderKL.expectedShapes(config), UnaryOperator.identity(), context, context.scalarType());
+        ModelFolder folder = ModelFolder.open(Fixtures.model("tiny-sd"));
+        AutoencoderKLConfig config = AutoencoderKLConfig.read(folder.config("vae", "config.json"));
+        return TorchWeights.load(folder.weights("vae", "diffusion_pytorch_model.safetensors"), AutoencoderKL.expectedShapes(config),
+                UnaryOperator.identity(), context, context.scalarType());
     }
 
     @Test
