@@ -66,6 +66,7 @@ final class ApiHandler extends Handler.Abstract {
                 h.put("status", "ok");
                 h.put("busy", queue.busy());
                 h.put("queued", queue.waitingCount());
+                h.put("edits_done", queue.editsDone());
                 h.put("max_queue", options.maxQueue());
                 h.put("api_key_required", apiKey != null);
                 json(response, callback, 200, h);

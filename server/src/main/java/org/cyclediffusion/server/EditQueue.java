@@ -40,6 +40,7 @@ final class EditQueue implements AutoCloseable {
     private volatile Job running;
     /** Mean seconds of recent edits, for Retry-After. */
     private volatile double meanEditSeconds = 1;
+    private final java.util.concurrent.atomic.AtomicLong editsDone = new java.util.concurrent.atomic.AtomicLong();
 
     EditQueue(CycleDiffusionPipeline pipeline, ServerOptions options) {
         this.pipeline = pipeline;
@@ -113,6 +114,11 @@ final class EditQueue implements AutoCloseable {
         return waiting.size();
     }
 
+    /** Edits that ran to the end since the start. */
+    long editsDone() {
+        return editsDone.get();
+    }
+
     boolean busy() {
         return running != null;
     }
@@ -170,13 +176,15 @@ final class EditQueue implements AutoCloseable {
             }).build();
             EditResult result = pipeline.edit(request);
             ObjectNode json = answer(spec, request, result);
+            editsDone.incrementAndGet();
             job.succeeded(json);
             double seconds = (System.nanoTime() - t0) / 1e9;
             meanEditSeconds = 0.7 * meanEditSeconds + 0.3 * seconds;
         } catch (EditCancelledException e) {
             job.cancelled();
-        } catch (InvalidInputException e) {
-            job.failed(new ApiException(422, fieldOf(e.getMessage()), e.getMessage()));
+        } catch (InvalidInputException | IllegalArgumentException e) {
+            // A value the pipeline or the scheduler cannot take (their messages name it).
+            job.failed(new ApiException(422, fieldOf(oneLine(e)), oneLine(e)));
         } catch (RuntimeException | Error e) {
             LOG.log(System.Logger.Level.ERROR, "edit " + job.id() + " failed", e);
             job.failed(new ApiException(500, null, "the edit failed inside the server: " + oneLine(e)));

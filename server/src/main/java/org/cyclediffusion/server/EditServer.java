@@ -46,6 +46,10 @@ public final class EditServer implements AutoCloseable {
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
+        // Jetty caches header lines per connection and by default matches the cache ignoring case,
+        // values included: "Authorization: Bearer s3cret" then arrived as the "Bearer s3creT" sent
+        // before it on the same connection (ApiTest found it). A key must be compared as sent.
+        http.setHeaderCacheCaseSensitive(true);
         connector = new ServerConnector(jetty, 1, 1, new HttpConnectionFactory(http));
         connector.setHost(options.host());
         connector.setPort(options.port());
