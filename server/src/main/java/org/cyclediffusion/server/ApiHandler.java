@@ -114,15 +114,22 @@ final class ApiHandler extends Handler.Abstract {
         Job job = queue.submit(parse(request), false);
         // An edit may take minutes without any I/O on its connection: not an idle connection.
         request.addIdleTimeoutListener(t -> false);
-        // Should the client go away while its edit waits or runs, the edit is not worth finishing.
         request.addFailureListener(t -> queue.cancel(job));
-        while (!job.await(1, TimeUnit.SECONDS)) {
-            // waiting for the worker
+        PeerProbe peer = new PeerProbe(request);
+        while (!job.await(250, TimeUnit.MILLISECONDS)) {
+            if (peer.gone()) {
+                // Nobody will read the answer: the edit is not worth finishing (or starting).
+                queue.cancel(job);
+            }
+        }
+        if (peer.sentMore()) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
         }
         switch (job.state()) {
             case DONE -> json(response, callback, 200, job.result());
             case FAILED -> throw job.error();
-            default -> throw new ApiException(503, null, "the edit was cancelled: the server is shutting down");
+            default -> throw new ApiException(503, null, peer.gone() ? "the edit was cancelled: the client went away"
+                    : "the edit was cancelled: the server is shutting down");
         }
     }
 
@@ -227,7 +234,13 @@ final class ApiHandler extends Handler.Abstract {
                     form.field(part.getName(), new String(data, StandardCharsets.UTF_8));
                 }
             }
-            return form.build();
+            EditSpec spec = form.build();
+            // The epilogue after the closing boundary is still unread: read it, so that what comes
+            // next on this connection is the client's, not the body's (see PeerProbe).
+            Content.Source.consumeAll(request);
+            return spec;
+        } catch (IOException e) {
+            throw new ApiException(400, null, "malformed multipart body: " + clip(EditQueue.oneLine(e)));
         } finally {
             parts.close();
         }
