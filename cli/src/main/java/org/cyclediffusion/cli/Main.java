@@ -32,6 +32,11 @@ public final class Main implements Runnable {
 
     /** Runs the tool with the given streams; used by tests and by {@link #main}. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        return commandLine(out, err).execute(args);
+    }
+
+    /** The configured command line, before execution (tests reach a subcommand's instance through it). */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
@@ -43,6 +48,6 @@ public final class Main implements Runnable {
                     + "--help' for usage.");
             return USAGE;
         });
-        return cl.execute(args);
+        return cl;
     }
 }
