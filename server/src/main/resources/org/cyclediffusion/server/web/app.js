@@ -235,4 +235,5 @@ $("cancel").addEventListener("click", async () => {
   }
 });
 
+$("api_key").addEventListener("change", loadModel);
 loadModel();
