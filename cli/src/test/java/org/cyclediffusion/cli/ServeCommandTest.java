@@ -66,6 +66,46 @@ class ServeCommandTest {
     }
 
     @Test
+    void sigtermStopsAServerProcessMidEdit() throws Exception {
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx1g", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "serve", "--model", Fixtures.model("tiny-sd-onnx").toString(), "--port", "0");
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        try {
+            java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8));
+            String line = out.readLine();
+            while (line != null && !line.startsWith("serving ")) {
+                line = out.readLine();
+            }
+            assertTrue(line != null, "the server process did not start");
+            String url = line.substring(line.indexOf("http://"));
+            HttpResponse<String> r = new Multipart().file("image", Fixtures.image("img_a_64x64.png")).field("source_prompt", "a")
+                    .field("prompt", "b").field("num_inference_steps", 900).field("strength", 1)
+                    .post(HttpClient.newHttpClient(), url, "api/jobs");
+            assertEquals(202, r.statusCode(), r.body());
+            Thread.sleep(1500);
+            long t0 = System.nanoTime();
+            // Process.destroy() would send SIGTERM too, but closes our end of its output first.
+            assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor());
+            StringBuilder restOut = new StringBuilder();
+            for (String l = out.readLine(); l != null; l = out.readLine()) {
+                restOut.append(l).append('\n');
+            }
+            assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "no exit 30 s after SIGTERM");
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            String rest = restOut.toString();
+            assertTrue(rest.contains("stopping: no new edits; the running one stops at its next step"), rest);
+            assertTrue(!rest.contains("\tat ") && !rest.contains("Exception"), rest);
+            assertEquals(143, p.exitValue(), "128 + SIGTERM, as a JVM ends on it");
+            assertTrue(seconds < 15, "stopping took " + seconds + " s: the running edit was not stopped at its next step");
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
     void anotherAddressThanLoopbackWithoutAKeyIsAUsageError() {
         CliTest.Run r = CliTest.run("serve", "--model", Fixtures.model("tiny-sd-onnx").toString(), "--host", "0.0.0.0", "--port", "0");
         assertEquals(2, r.code(), r.err());

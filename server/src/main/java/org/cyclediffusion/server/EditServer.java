@@ -13,6 +13,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
@@ -54,7 +55,8 @@ public final class EditServer implements AutoCloseable {
         connector.setHost(options.host());
         connector.setPort(options.port());
         jetty.addConnector(connector);
-        jetty.setHandler(new ApiHandler(queue, options, modelInfo(pipeline, options)));
+        // Graceful: on stop, requests in flight (answers of cancelled edits, event streams ending) finish first.
+        jetty.setHandler(new GracefulHandler(new ApiHandler(queue, options, modelInfo(pipeline, options))));
         jetty.setErrorHandler(new JsonErrors());
         jetty.setStopTimeout(10_000);
         jetty.setStopAtShutdown(false); // the caller decides (serve installs its own hook, in order)
