@@ -28,14 +28,15 @@ class RssTest {
     static final int EDITS = 200;
     static final int WARMUP = 50;
     /**
-     * Growth allowed from edit 50 to edit 200, and from edit 125 to edit 200. One edit of the tiny
-     * model moves about 150 KB of tensors through ONNX Runtime (image, latents, embeddings, UNet
-     * steps, decode, safety checker): leaking a third of that per edit grows the last 75 edits by
-     * more than 3 MB. Measured on this machine (2 cores): 4.2 MB from 50 to 200, 1.3 MB from 125 to
-     * 200, decelerating (the JIT's late compilations, malloc arenas), i.e. flat.
+     * Growth allowed from edit 50 to edit 200 (80 KB per edit), and over the last 75 edits. One
+     * edit of the tiny model moves about 150 KB of tensors through ONNX Runtime (image, latents,
+     * embeddings, UNet steps, decode, safety checker) and answers about 40 KB (PNG, base64, JSON):
+     * leaking half of what passes through per edit breaks these bounds. Measured on this 2-core
+     * machine in two runs: 4.2 and 5.7 MB from 50 to 200, 1.3 and 2.0 MB over the last 75 edits,
+     * slowing down (the JIT's late compilations, malloc and ONNX Runtime arenas settling): flat.
      */
-    static final long MAX_GROWTH_KB = 8 * 1024;
-    static final long MAX_LATE_GROWTH_KB = 3 * 1024;
+    static final long MAX_GROWTH_KB = 12 * 1024;
+    static final long MAX_LATE_GROWTH_KB = 6 * 1024;
 
     @Test
     void residentMemoryStaysFlatAcrossSequentialEdits() throws Exception {
