@@ -132,6 +132,17 @@ class FaultsTest {
     }
 
     @Test
+    void aChunkedBodyOverTheLimitIs413() throws Exception {
+        // No Content-Length to check up front: the parser counts as it reads.
+        Multipart m = valid().file("image", "big.png", new byte[30 * 1024 * 1024]);
+        byte[] body = m.bytes();
+        HttpRequest req = HttpRequest.newBuilder(URI.create(base + "api/edit")).header("Content-Type", m.contentType())
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body))).build();
+        assertRefused(CLIENT.send(req, HttpResponse.BodyHandlers.ofString()), 413, null,
+                "request body is larger than this server's limit of 20971520 bytes");
+    }
+
+    @Test
     void aHugeImageIsRefusedFromItsHeaderBeforeDecoding() throws Exception {
         // The fixture's IHDR rewritten to claim 20000 x 20000; its pixel data stays 64 x 64 (never read).
         byte[] png = Files.readAllBytes(Fixtures.image("img_a_64x64.png"));
