@@ -140,6 +140,15 @@ class ServeBrowserTest {
                 driver.executeScript("document.activeElement.blur(); window.scrollTo(0, 0)");
                 screenshot(driver, target.resolve("serve-page.png"));
 
+                // Cancel: a long edit stops at its next step and the page says so.
+                type(driver, "num_inference_steps", "900");
+                driver.findElement(By.id("edit")).click();
+                wait.until(d -> d.findElement(By.id("status")).getText().startsWith("step "));
+                driver.findElement(By.id("cancel")).click();
+                wait.until(d -> "cancelled".equals(d.findElement(By.id("status")).getText()));
+                assertTrue(driver.findElement(By.id("edit")).isEnabled());
+                assertEquals(src, driver.findElement(By.id("after")).getAttribute("src"), "the last result stays");
+
                 // Keyboard: Tab from the prompt reaches the parameters, then the buttons.
                 driver.findElement(By.id("source_prompt")).click();
                 driver.switchTo().activeElement().sendKeys(Keys.TAB);
