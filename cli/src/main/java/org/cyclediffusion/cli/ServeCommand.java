@@ -1,13 +1,11 @@
 package org.cyclediffusion.cli;
 
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
+import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
-import org.cyclediffusion.core.spi.DType;
-import org.cyclediffusion.core.spi.Device;
 import org.cyclediffusion.server.EditServer;
 import org.cyclediffusion.server.ServerOptions;
 import picocli.CommandLine;
@@ -27,17 +25,8 @@ final class ServeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Stable Diffusion folder (diffusers layout or optimum ONNX export).")
-    Path model;
-
-    @Option(names = "--backend", paramLabel = "NAME", description = "onnx or libtorch (default: chosen by the folder's files).")
-    String backend;
-
-    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16 or bf16 (default: the backend's for the device).")
-    String dtype;
+    @CommandLine.Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--host", defaultValue = ServerOptions.DEFAULT_HOST, paramLabel = "ADDR",
             description = "Address to listen on (default: ${DEFAULT-VALUE}, this machine only). Any other needs an API key.")
@@ -61,9 +50,6 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
     boolean noSafetyChecker;
 
-    @Option(names = "--verbose", description = "Stack traces on errors.")
-    boolean verbose;
-
     /** Counted down once the server listens; tests wait on it. */
     final CountDownLatch started = new CountDownLatch(1);
     /** Counted down to stop the server as SIGTERM would; tests use it. */
@@ -74,16 +60,17 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Device dev = parse(() -> Device.parse(device), "--device");
-        DType dt = dtype == null ? null : parse(() -> DType.parse(dtype), "--dtype");
         if (maxUploadMb <= 0) {
             throw new Errors.UsageException("--max-upload-mb " + maxUploadMb + ": expected a positive number of megabytes");
         }
         String key = apiKey != null ? apiKey : System.getenv(API_KEY_ENV);
-        ServerOptions options = parse(() -> ServerOptions.defaults("cyclediffusion " + Versions.version(), model.toString())
+        String model = modelOptions.source.model;
+        ServerOptions options = parse(() -> ServerOptions.defaults("cyclediffusion " + Versions.version(), model)
                 .withHost(host, key).withPort(port).withMaxQueue(maxQueue).withMaxUploadBytes(maxUploadMb * 1024L * 1024L)
                 .withSafetyChecker(!noSafetyChecker), "--host");
-        CycleDiffusionPipeline pipeline = new PipelineLoader().load(new PipelineLoader.Options(model, backend, dev, dt, !noSafetyChecker));
+        PipelineLoader.Options loading = modelOptions.options(null, !noSafetyChecker);
+        ModelFolder folder = modelOptions.resolve(loading, err);
+        CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, loading);
         EditServer s;
         try {
             s = EditServer.start(pipeline, options);
