@@ -14,6 +14,7 @@ import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
 import org.cyclediffusion.core.testing.TensorAssert;
+import org.cyclediffusion.libtorch.layers.Activation;
 import org.junit.jupiter.api.Test;
 
 /** The safety checker's CLIP vision tower + visual_projection against transformers 4.35 (safety_checker golden). */
