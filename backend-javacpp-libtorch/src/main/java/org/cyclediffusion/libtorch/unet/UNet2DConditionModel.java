@@ -17,7 +17,6 @@ import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.libtorch.layers.Conv2d;
 import org.cyclediffusion.libtorch.layers.GroupNorm;
 import org.cyclediffusion.libtorch.layers.ParameterSource;
-import org.cyclediffusion.libtorch.layers.ResnetBlock2D;
 import org.cyclediffusion.libtorch.layers.ShapeRecorder;
 
 /**

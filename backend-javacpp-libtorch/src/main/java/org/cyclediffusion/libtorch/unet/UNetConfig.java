@@ -8,8 +8,6 @@ import java.util.Locale;
 import java.util.Set;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
-import org.cyclediffusion.libtorch.layers.GroupNorm;
-import org.cyclediffusion.libtorch.layers.Linear;
 
 /**
  * The {@code unet/config.json} of a diffusers v0.23.0 {@code UNet2DConditionModel}, resolved to
