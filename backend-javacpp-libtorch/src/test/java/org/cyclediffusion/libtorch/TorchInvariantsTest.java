@@ -36,8 +36,12 @@ import org.junit.jupiter.api.Test;
  * </ul>
  */
 class TorchInvariantsTest {
-    /** Float noise over 16 DDIM steps; diffusers' own corrected runs end within 3e-6. */
-    private static final double RECONSTRUCTION = 1e-4;
+    /**
+     * Float noise over 16 DDIM steps; diffusers' own corrected runs end within 3e-6. Measured here
+     * (AVX-512 and AVX2): at most 3.6e-6 (tiny-sd img_d 7×10 latents, CFG 2/2); about 5× that, so
+     * a 10× regression fails.
+     */
+    private static final double RECONSTRUCTION = 2e-5;
     private static final String HORSE = "An astronaut riding a horse";
 
     private static CycleDiffusionPipeline sd;

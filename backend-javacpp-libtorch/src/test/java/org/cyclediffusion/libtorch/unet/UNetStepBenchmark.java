@@ -90,6 +90,16 @@ class UNetStepBenchmark {
                         new long[] {1, 1}, new long[] {1, 1}, new long[] {1, 1}, 1));
                 time("conv3x3 NHWC      " + Arrays.toString(s), () -> torch.conv2d(xl, w3l, new org.bytedeco.pytorch.TensorOptional(bias),
                         new long[] {1, 1}, new long[] {1, 1}, new long[] {1, 1}, 1));
+                Tensor packed = torch.mkldnn_reorder_conv2d_weight(w3.to_mkldnn(), new long[] {1, 1}, new long[] {1, 1},
+                        new long[] {1, 1}, 1, x.sizes().vec().get());
+                time("conv3x3 prepacked " + Arrays.toString(s), () -> torch.mkldnn_convolution(x, packed,
+                        new org.bytedeco.pytorch.TensorOptional(bias), new long[] {1, 1}, new long[] {1, 1}, new long[] {1, 1}, 1));
+                Tensor ref = torch.conv2d(x, w3, new org.bytedeco.pytorch.TensorOptional(bias), new long[] {1, 1}, new long[] {1, 1},
+                        new long[] {1, 1}, 1);
+                Tensor got = torch.mkldnn_convolution(x, packed, new org.bytedeco.pytorch.TensorOptional(bias), new long[] {1, 1},
+                        new long[] {1, 1}, new long[] {1, 1}, 1);
+                System.out.printf(Locale.ROOT, "prepacked max |d| %.3g, dense output %s%n", got.sub(ref).abs().max().item_double(),
+                        got.is_mkldnn() ? "no (mkldnn)" : "yes");
                 time("conv1x1 NCHW      " + Arrays.toString(s), () -> torch.conv2d(x, w1, new org.bytedeco.pytorch.TensorOptional(bias),
                         new long[] {1, 1}, new long[] {0, 0}, new long[] {1, 1}, 1));
                 Tensor w1l = w1.contiguous(torch.MemoryFormat.ChannelsLast);
@@ -102,6 +112,34 @@ class UNetStepBenchmark {
                         new org.bytedeco.pytorch.TensorOptional(bias), 1e-5, true));
                 time("group_norm NHWC   " + Arrays.toString(s), () -> torch.group_norm(xl, 32, new org.bytedeco.pytorch.TensorOptional(bias),
                         new org.bytedeco.pytorch.TensorOptional(bias), 1e-5, true));
+            }
+        }
+    }
+
+    /** The same conv and GEMM in float32, bfloat16 and float16 (AMX / AVX512-FP16 make the half types fast where present). */
+    @Test
+    void dtypes() {
+        Assumptions.assumeTrue(Boolean.getBoolean("cyclediffusion.bench.kernels"),
+                "kernel benchmark skipped: run with -Dcyclediffusion.bench.kernels=true");
+        try (PointerScope scope = new PointerScope(); InferenceMode mode = new InferenceMode()) {
+            torch.manual_seed(0);
+            Tensor x = torch.randn(4, 320, 32, 32);
+            Tensor w = torch.randn(320, 320, 3, 3).mul(new org.bytedeco.pytorch.Scalar(0.02));
+            Tensor a = torch.randn(4 * 1024, 320);
+            Tensor m = torch.randn(1280, 320).mul(new org.bytedeco.pytorch.Scalar(0.05));
+            Tensor ref = torch.conv2d(x, w, new org.bytedeco.pytorch.TensorOptional(), new long[] {1, 1}, new long[] {1, 1},
+                    new long[] {1, 1}, 1);
+            for (torch.ScalarType t : new torch.ScalarType[] {torch.ScalarType.Float, torch.ScalarType.BFloat16, torch.ScalarType.Half}) {
+                Tensor xt = x.to(t);
+                Tensor wt = w.to(t);
+                Tensor at = a.to(t);
+                Tensor mt = m.to(t);
+                Tensor out = torch.conv2d(xt, wt, new org.bytedeco.pytorch.TensorOptional(), new long[] {1, 1}, new long[] {1, 1},
+                        new long[] {1, 1}, 1);
+                double err = out.to(torch.ScalarType.Float).sub(ref).abs().max().item_double();
+                time(String.format(Locale.ROOT, "conv3x3 [4,320,32,32] %-8s (max |d| vs fp32 %.2g)", t, err), () -> torch.conv2d(xt, wt,
+                        new org.bytedeco.pytorch.TensorOptional(), new long[] {1, 1}, new long[] {1, 1}, new long[] {1, 1}, 1));
+                time(String.format(Locale.ROOT, "linear [4096,320]x[320,1280] %-8s", t), () -> torch.linear(at, mt));
             }
         }
     }
