@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
  * nothing about time (a benchmark, not a test). Opt-in:
  * <pre>
  *   mvn -B -o -q -pl backend-javacpp-libtorch -am test -Dtest=UNetStepBenchmark \
- *       -Dsurefire.failIfNoSpecifiedTests=false -Dcyclediffusion.bench.unet=true [-Dcyclediffusion.bench.runs=3]
+ *       -Dsurefire.failIfNoSpecifiedTests=false -Dcyclediffusion.bench.unet=true [-Dcyclediffusion.bench.runs=3] \
+ *       [-Dcyclediffusion.bench.dtype=fp32|bf16|fp16]
  * </pre>
  * On a shared machine compare builds by running them alternately and reading the ratios.
  */
@@ -39,6 +40,15 @@ class UNetStepBenchmark {
         int runs = Integer.getInteger("cyclediffusion.bench.runs", 3);
         JsonConfig config = FullSizeConfigs.config("sd15_unet");
         Map<String, Tensor> weights = RandomWeights.of(UNet2DConditionModel.expectedShapes(config), 0);
+        String dtype = System.getProperty("cyclediffusion.bench.dtype", "fp32");
+        if (!dtype.equals("fp32")) {
+            torch.ScalarType type = dtype.equals("bf16") ? torch.ScalarType.BFloat16 : torch.ScalarType.Half;
+            weights.replaceAll((name, t) -> {
+                Tensor converted = t.to(type);
+                t.close();
+                return converted;
+            });
+        }
         try (UNet2DConditionModel unet = UNet2DConditionModel.build(config, weights)) {
             torch.manual_seed(1);
             Tensor sample = torch.randn(4, 4, 32, 32);
@@ -60,8 +70,8 @@ class UNetStepBenchmark {
             }
             double[] sorted = seconds.clone();
             Arrays.sort(sorted);
-            System.out.printf(Locale.ROOT, "sd15 UNet [4,4,32,32] median %.2f s over %d runs, %d threads, sum|out| %.6g%n",
-                    sorted[runs / 2], runs, torch.get_num_threads(), checksum);
+            System.out.printf(Locale.ROOT, "sd15 UNet [4,4,32,32] %s median %.2f s over %d runs, %d threads, sum|out| %.6g%n",
+                    dtype, sorted[runs / 2], runs, torch.get_num_threads(), checksum);
             sample.close();
             text.close();
         } finally {
