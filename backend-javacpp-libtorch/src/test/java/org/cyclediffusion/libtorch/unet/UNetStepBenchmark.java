@@ -79,6 +79,20 @@ class UNetStepBenchmark {
         }
     }
 
+    /** Accuracy of the half types at full size: the SD 1.5 UNet at 8×8 against the float64 reference of {@link UNetFullSizeReferenceTest}. */
+    @Test
+    void halfTypesAgainstTheFloat64Reference() {
+        Assumptions.assumeTrue(Boolean.getBoolean("cyclediffusion.bench.kernels"),
+                "accuracy benchmark skipped: run with -Dcyclediffusion.bench.kernels=true");
+        float[] reference = UNetFullSizeReferenceTest.readReference();
+        for (torch.ScalarType t : new torch.ScalarType[] {torch.ScalarType.Float, torch.ScalarType.BFloat16, torch.ScalarType.Half}) {
+            long start = System.nanoTime();
+            double[] d = org.cyclediffusion.core.testing.TensorAssert.diffStats(UNetFullSizeReferenceTest.forward(t).data(), reference);
+            System.out.printf(Locale.ROOT, "sd15 UNet [1,4,8,8] %-8s vs float64: max |d| %.3g, mean |d| %.3g (%.1f s with weights)%n", t, d[0],
+                    d[1], (System.nanoTime() - start) / 1e9);
+        }
+    }
+
     /** The kernels behind the UNet's big layers, NCHW against channels-last and 1×1 conv against linear. */
     @Test
     void kernels() {
