@@ -9,7 +9,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
-import org.cyclediffusion.libtorch.unet.Scopes;
+import org.cyclediffusion.libtorch.layers.Scopes;
 
 /**
  * How {@link AutoencoderKL} is run over a batch, as diffusers v0.23.0's {@code AutoencoderKL} does

@@ -1,4 +1,4 @@
-package org.cyclediffusion.libtorch.unet;
+package org.cyclediffusion.libtorch.layers;
 
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
