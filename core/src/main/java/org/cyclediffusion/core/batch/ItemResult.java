@@ -20,14 +20,14 @@ import org.cyclediffusion.core.pipeline.Timings;
  * @param status     {@link #OK} or {@link #FAILED}
  * @param outputs    file names of the written images, relative to the output folder (empty on failure)
  * @param nsfw       one flag per output, or null when no safety checker ran
- * @param seed       the seed used (the row's, or the random one chosen for it)
+ * @param seed       the seed used (the row's, or the random one chosen for it); null for a row too malformed to have one
  * @param elapsedMs  wall time of the item: reading the image, the edit, writing the outputs
  * @param timings    the edit's own phases, null on failure
  * @param error      one-line reason of a failure, null on success
  * @param parameters the edit's parameters as {@code EditProvenance} describes them (what the PNGs carry)
  * @param finishedAt ISO-8601 instant
  */
-public record ItemResult(String id, int line, String status, List<String> outputs, List<Boolean> nsfw, long seed, double elapsedMs,
+public record ItemResult(String id, int line, String status, List<String> outputs, List<Boolean> nsfw, Long seed, double elapsedMs,
         ItemTimings timings, String error, ObjectNode parameters, String finishedAt) {
 
     public static final String OK = "ok";
@@ -57,6 +57,12 @@ public record ItemResult(String id, int line, String status, List<String> output
                 Instant.now().toString());
     }
 
+    /** A row that could not become an item (bad fields, a repeated id): recorded by runners that do not stop for it (Spark). */
+    public static ItemResult invalid(String id, int line, Long seed, List<String> problems) {
+        return new ItemResult(id, line, FAILED, List.of(), null, seed, 0, null, "invalid row: " + String.join("; ", problems), null,
+                Instant.now().toString());
+    }
+
     /** One line: the message of our own exceptions; the class name too for anything else (a native error, a bug). */
     public static String describe(Throwable e) {
         String m = e.getMessage();
@@ -80,7 +86,11 @@ public record ItemResult(String id, int line, String status, List<String> output
             ArrayNode n = o.putArray("nsfw");
             nsfw.forEach(n::add);
         }
-        o.put("seed", seed);
+        if (seed == null) {
+            o.putNull("seed");
+        } else {
+            o.put("seed", seed);
+        }
         o.put("elapsed_ms", elapsedMs);
         if (timings == null) {
             o.putNull("timings_ms");
@@ -120,7 +130,7 @@ public record ItemResult(String id, int line, String status, List<String> output
                 t.path("steps").asInt(), t.path("mean_step").asDouble(), t.path("decoding").asDouble(), t.path("safety_checker").asDouble(),
                 t.path("total").asDouble()) : null;
         JsonNode p = o.get("parameters");
-        return new ItemResult(o.path("id").asText(), o.path("line").asInt(), o.path("status").asText(), outs, nsfw, o.path("seed").asLong(),
+        return new ItemResult(o.path("id").asText(), o.path("line").asInt(), o.path("status").asText(), outs, nsfw, o.hasNonNull("seed") ? o.get("seed").asLong() : null,
                 o.path("elapsed_ms").asDouble(), timings, o.hasNonNull("error") ? o.get("error").asText() : null,
                 p instanceof ObjectNode po ? po : null, o.path("finished_at").asText());
     }

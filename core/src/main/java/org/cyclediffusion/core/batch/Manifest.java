@@ -90,31 +90,43 @@ public record Manifest(Path file, List<BatchItem> items, List<Problem> problems,
     private record Row(int line, Map<String, Object> values, boolean textual, String unreadable) {
     }
 
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
     private static List<Row> jsonLines(String text) {
-        ObjectMapper mapper = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-                .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         List<Row> rows = new ArrayList<>();
         String[] lines = text.split("\r?\n", -1);
         for (int i = 0; i < lines.length; i++) {
-            String l = lines[i];
-            if (l.isBlank()) {
-                continue;
-            }
-            int line = i + 1;
-            try {
-                JsonNode node = mapper.readTree(l);
-                if (!node.isObject()) {
-                    rows.add(new Row(line, null, false, "expected a JSON object, found " + node.getNodeType().toString().toLowerCase(Locale.ROOT)));
-                    continue;
-                }
-                Map<String, Object> values = new LinkedHashMap<>();
-                node.fields().forEachRemaining(e -> values.put(e.getKey(), plain(e.getValue())));
-                rows.add(new Row(line, values, false, null));
-            } catch (JsonProcessingException e) {
-                rows.add(new Row(line, null, false, "not valid JSON: " + e.getOriginalMessage()));
+            if (!lines[i].isBlank()) {
+                rows.add(jsonRow(i + 1, lines[i]));
             }
         }
         return rows;
+    }
+
+    /**
+     * One JSON-lines row on its own, checked for fields, types and ranges (not for its image or
+     * the uniqueness of its id, which need the other rows and the file system): for runners that
+     * read the manifest themselves (the Spark job).
+     */
+    public static BatchItemParser.Parsed parseJsonLine(int line, String text) {
+        Row r = jsonRow(line, text);
+        return r.unreadable() != null ? new BatchItemParser.Parsed(Optional.empty(), List.of(r.unreadable()))
+                : BatchItemParser.parse(line, r.values(), false);
+    }
+
+    private static Row jsonRow(int line, String text) {
+        try {
+            JsonNode node = JSON.readTree(text);
+            if (!node.isObject()) {
+                return new Row(line, null, false, "expected a JSON object, found " + node.getNodeType().toString().toLowerCase(Locale.ROOT));
+            }
+            Map<String, Object> values = new LinkedHashMap<>();
+            node.fields().forEachRemaining(e -> values.put(e.getKey(), plain(e.getValue())));
+            return new Row(line, values, false, null);
+        } catch (JsonProcessingException e) {
+            return new Row(line, null, false, "not valid JSON: " + e.getOriginalMessage());
+        }
     }
 
     /** String, Number (BigDecimal or BigInteger), Boolean, null; arrays and objects stay nodes (and are rejected by type). */
