@@ -108,6 +108,8 @@ final class BatchCommand implements Callable<Integer> {
         int failed = 0;
         int succeeded = 0;
         int skipped = 0;
+        // Listed on stdout at the end: lines printed while a progress bar redraws stderr on the same terminal would tear it.
+        List<Path> written = new ArrayList<>();
         try (ResultsLog log = ResultsLog.open(outputDir, resume)) {
             List<BatchItem> todo = new ArrayList<>();
             for (BatchItem item : valid) {
@@ -133,7 +135,7 @@ final class BatchCommand implements Callable<Integer> {
                         progress.finished(r);
                         if (r.ok()) {
                             succeeded++;
-                            r.outputs().forEach(o -> out.println(outputDir.resolve(o)));
+                            r.outputs().forEach(o -> written.add(outputDir.resolve(o)));
                         } else {
                             failed++;
                             if (failFast) {
@@ -146,6 +148,7 @@ final class BatchCommand implements Callable<Integer> {
                 }
             }
         }
+        written.forEach(out::println);
         out.flush();
         if (!quiet) {
             err.println("batch: " + succeeded + " succeeded, " + failed + " failed, " + skipped + " already done"
