@@ -27,6 +27,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.cyclediffusion.core.InvalidInputException;
+import org.cyclediffusion.core.batch.ItemResult;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -84,9 +85,11 @@ public final class BatchJob implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new BatchJob())
-                .setExitCodeExceptionMapper(e -> e instanceof IllegalArgumentException || e instanceof InvalidInputException ? 2 : 1)
-                .execute(args));
+        System.exit(new CommandLine(new BatchJob()).setExecutionExceptionHandler((e, cl, parsed) -> {
+            // One line naming what was wrong, as the CLI prints it; Spark's own log has the rest.
+            cl.getErr().println("error: " + ItemResult.describe(e));
+            return e instanceof IllegalArgumentException || e instanceof InvalidInputException ? 2 : 1;
+        }).execute(args));
     }
 
     @Override
@@ -115,6 +118,7 @@ public final class BatchJob implements Callable<Integer> {
 
     /** Runs the job on a session (the tests' {@code local[2]} one, or spark-submit's). */
     public static Summary run(SparkSession spark, JobOptions options, PrintWriter log) throws IOException {
+        options.loaderOptions(); // --device and --dtype checked here, not by every row on the executors
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Path manifestPath = new Path(options.manifest());
         FileSystem manifestFs = manifestPath.getFileSystem(hadoop);

@@ -1,6 +1,7 @@
 package org.cyclediffusion.spark;
 
 import java.io.Serializable;
+import java.nio.file.Path;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
@@ -21,9 +22,24 @@ import org.cyclediffusion.core.spi.Device;
 public record JobOptions(String model, String manifest, String output, String backend, String device, String dtype, boolean safetyChecker,
         boolean binaryFile, int partitions) implements Serializable {
 
-    /** The pipeline these options load, on an executor. */
+    /**
+     * The pipeline these options load, on an executor.
+     *
+     * @throws IllegalArgumentException naming the flag when the device or dtype is not one we know
+     */
     PipelineLoader.Options loaderOptions() {
-        return new PipelineLoader.Options(java.nio.file.Path.of(model), backend, Device.parse(device),
-                dtype == null ? null : DType.parse(dtype), safetyChecker);
+        Device dev;
+        DType dt;
+        try {
+            dev = Device.parse(device);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--device: " + e.getMessage(), e);
+        }
+        try {
+            dt = dtype == null ? null : DType.parse(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--dtype: " + e.getMessage(), e);
+        }
+        return new PipelineLoader.Options(Path.of(model), backend, dev, dt, safetyChecker);
     }
 }
