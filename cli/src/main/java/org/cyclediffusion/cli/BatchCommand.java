@@ -1,5 +1,6 @@
 package org.cyclediffusion.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -9,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.cyclediffusion.core.batch.BatchEditor;
@@ -113,8 +115,14 @@ final class BatchCommand implements Callable<Integer> {
         try (ResultsLog log = ResultsLog.open(outputDir, resume)) {
             List<BatchItem> todo = new ArrayList<>();
             for (BatchItem item : valid) {
-                if (done(log.previous().get(item.id()))) {
+                ItemResult previous = log.previous().get(item.id());
+                if (done(previous)) {
                     skipped++;
+                    List<String> changed = changed(previous, item);
+                    if (!changed.isEmpty()) {
+                        err.println("warning: " + manifest + ":" + item.line() + ": " + item.id() + " is done in " + log.file() + " with other "
+                                + String.join(", ", changed) + "; it is not redone (delete its output files to redo it)");
+                    }
                 } else {
                     todo.add(item);
                 }
@@ -162,6 +170,35 @@ final class BatchCommand implements Callable<Integer> {
     private boolean done(ItemResult previous) {
         return previous != null && previous.ok() && !previous.outputs().isEmpty()
                 && previous.outputs().stream().allMatch(o -> Files.isRegularFile(outputDir.resolve(o)));
+    }
+
+    /** The manifest fields whose value differs from what the earlier run recorded for the same id. */
+    private static List<String> changed(ItemResult previous, BatchItem item) {
+        List<String> changed = new ArrayList<>();
+        JsonNode p = previous.parameters();
+        if (p == null) {
+            return changed;
+        }
+        check(changed, "image", p.path("images").path(0).asText(), item.image());
+        check(changed, "prompt", p.path("prompts").path(0).asText(), item.prompt());
+        check(changed, "source_prompt", p.path("source_prompts").path(0).asText(), item.sourcePrompt());
+        check(changed, "strength", p.path("strength").asDouble(), item.strength());
+        check(changed, "num_inference_steps", p.path("num_inference_steps").asInt(), item.numInferenceSteps());
+        check(changed, "guidance_scale", p.path("guidance_scale").asDouble(), item.guidanceScale());
+        check(changed, "source_guidance_scale", p.path("source_guidance_scale").asDouble(), item.sourceGuidanceScale());
+        check(changed, "eta", p.path("eta").asDouble(), item.eta());
+        check(changed, "num_images_per_prompt", p.path("num_images_per_prompt").asInt(), item.numImagesPerPrompt());
+        check(changed, "clip_skip", p.hasNonNull("clip_skip") ? p.get("clip_skip").asInt() : null, item.clipSkip());
+        if (item.seed() != null) {
+            check(changed, "seed", p.path("seed").asLong(), item.seed());
+        }
+        return changed;
+    }
+
+    private static void check(List<String> changed, String field, Object recorded, Object now) {
+        if (!Objects.equals(recorded, now)) {
+            changed.add(field);
+        }
     }
 
     /** Reads the image, edits, writes the PNGs atomically; any failure becomes the item's failed result. */

@@ -215,7 +215,17 @@ class BatchCommandTest {
         CliTest.Run resumed = batch(model("onnx"), m, out, "--resume");
         assertEquals(0, resumed.code(), resumed.err());
         assertTrue(resumed.err().contains("1 items already done"), resumed.err());
+        assertFalse(resumed.err().contains("warning"), resumed.err());
         assertEquals(1, results(out).size());
+        // The row changed since it was done: said, not silently skipped (and not redone).
+        ObjectNode changed = GoldenManifests.row("v02_no_cfg", "one", img -> "images/" + img);
+        changed.put("prompt", "A cat");
+        changed.put("seed", 5);
+        Files.write(m, List.of(changed.toString()));
+        CliTest.Run stale = batch(model("onnx"), m, out, "--resume");
+        assertEquals(0, stale.code(), stale.err());
+        assertTrue(stale.err().contains("edits.jsonl:1: one is done in") && stale.err().contains("with other prompt, seed; it is not redone"),
+                stale.err());
     }
 
     @Test
