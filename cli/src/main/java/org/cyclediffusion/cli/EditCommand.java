@@ -84,6 +84,13 @@ final class EditCommand implements Callable<Integer> {
     @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
     boolean noSafetyChecker;
 
+    @Option(names = "--target-model", paramLabel = "DIR",
+            description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the source chain and its VAE.")
+    Path targetModel;
+
+    @Option(names = "--scheduler", paramLabel = "NAME", description = "Sampler, a registered _class_name (`cyclediffusion schedulers`; default: the model's).")
+    String scheduler;
+
     @Option(names = "--output", required = true, paramLabel = "FILE",
             description = "Output file; several images become NAME-0.png, NAME-1.png, ... in diffusers' order.")
     Path output;
@@ -116,7 +123,7 @@ final class EditCommand implements Callable<Integer> {
         if (seed == null && !quiet) {
             err.println("seed: " + usedSeed);
         }
-        PipelineLoader.Options options = new PipelineLoader.Options(model, backend, dev, dt, !noSafetyChecker);
+        PipelineLoader.Options options = new PipelineLoader.Options(model, backend, dev, dt, !noSafetyChecker, targetModel, scheduler);
         EditRequest.Builder request = EditRequest.builder().prompts(prompts).sourcePrompts(sourcePrompts).images(inputs).strength(strength)
                 .numInferenceSteps(steps).guidanceScale(guidanceScale).sourceGuidanceScale(sourceGuidanceScale).numImagesPerPrompt(numImages)
                 .eta(eta).seed(usedSeed).clipSkip(clipSkip).outputType(format.equals("npy") ? OutputType.NP : OutputType.PIL);
