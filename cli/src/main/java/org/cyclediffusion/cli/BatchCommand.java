@@ -9,7 +9,9 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -18,7 +20,6 @@ import org.cyclediffusion.core.batch.BatchItem;
 import org.cyclediffusion.core.batch.ItemResult;
 import org.cyclediffusion.core.batch.Manifest;
 import org.cyclediffusion.core.image.ImageFiles;
-import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.spi.DType;
@@ -74,6 +75,10 @@ final class BatchCommand implements Callable<Integer> {
     @Option(names = "--skip-invalid", description = "Run the valid rows of a manifest that has invalid ones (they are listed and skipped).")
     boolean skipInvalid;
 
+    @Option(names = "--no-shared-source", description = "Run every row whole, even rows that could share one encode (same image,"
+            + " source prompt, seed and encode parameters).")
+    boolean noSharedSource;
+
     @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
     boolean noSafetyChecker;
 
@@ -82,6 +87,9 @@ final class BatchCommand implements Callable<Integer> {
 
     @Option(names = "--verbose", description = "Stack traces on errors.")
     boolean verbose;
+
+    /** Rows that decoded a latent code encoded once for several rows. */
+    private int sharedSourceRows;
 
     @Override
     public Integer call() throws IOException {
@@ -132,26 +140,35 @@ final class BatchCommand implements Callable<Integer> {
             }
             if (!todo.isEmpty()) {
                 PipelineLoader.Options options = new PipelineLoader.Options(model, backend, dev, dt, !noSafetyChecker);
+                // Rows with a target_model run on a two-model pipeline (source: --model), loaded when first needed.
+                Map<String, CycleDiffusionPipeline> twoModel = new HashMap<>();
                 try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(options);
                         BatchProgress progress = BatchProgress.create(quiet, todo.size(), err)) {
-                    BatchEditor editor = new BatchEditor(pipeline, "cyclediffusion " + Versions.version(), model.toString(), !noSafetyChecker);
-                    for (int i = 0; i < todo.size(); i++) {
-                        BatchItem item = todo.get(i);
-                        progress.started(i, item);
-                        ItemResult r = run(editor, m, item, progress);
-                        log.append(r);
-                        progress.finished(r);
-                        if (r.ok()) {
-                            succeeded++;
-                            r.outputs().forEach(o -> written.add(outputDir.resolve(o)));
-                        } else {
-                            failed++;
-                            if (failFast) {
-                                err.println("error: item " + item.id() + " (line " + item.line() + ") failed: " + r.error()
-                                        + "; stopping (--fail-fast), " + (todo.size() - i - 1) + " items not run");
-                                break;
+                    BatchEditor editor = new BatchEditor(pipeline,
+                            target -> twoModel.computeIfAbsent(target, t -> new PipelineLoader().load(options.withTargetModel(Path.of(t)))),
+                            "cyclediffusion " + Versions.version(), model.toString(), !noSafetyChecker, !noSharedSource);
+                    todo = editor.plan(todo, item -> m.imagePath(item).toString());
+                    try {
+                        for (int i = 0; i < todo.size(); i++) {
+                            BatchItem item = todo.get(i);
+                            progress.started(i, item);
+                            ItemResult r = run(editor, m, item, progress);
+                            log.append(r);
+                            progress.finished(r);
+                            if (r.ok()) {
+                                succeeded++;
+                                r.outputs().forEach(o -> written.add(outputDir.resolve(o)));
+                            } else {
+                                failed++;
+                                if (failFast) {
+                                    err.println("error: item " + item.id() + " (line " + item.line() + ") failed: " + r.error()
+                                            + "; stopping (--fail-fast), " + (todo.size() - i - 1) + " items not run");
+                                    break;
+                                }
                             }
                         }
+                    } finally {
+                        closeAll(twoModel.values());
                     }
                 }
             }
@@ -160,6 +177,7 @@ final class BatchCommand implements Callable<Integer> {
         out.flush();
         if (!quiet) {
             err.println("batch: " + succeeded + " succeeded, " + failed + " failed, " + skipped + " already done"
+                    + (sharedSourceRows == 0 ? "" : ", " + sharedSourceRows + " decoded a shared source half")
                     + (problems.isEmpty() ? "" : ", " + problems.stream().mapToInt(Manifest.Problem::line).distinct().count() + " invalid skipped")
                     + "; results in " + outputDir.resolve(ResultsLog.NAME));
         }
@@ -206,11 +224,14 @@ final class BatchCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         long seed = item.seed() != null ? item.seed() : new SecureRandom().nextLong() & 0xffffffffL;
         try {
-            RgbImage input = ImageFiles.read(m.imagePath(item));
-            BatchEditor.Edited edited = editor.edit(item, input, seed, (step, total, t, latents) -> {
+            Path image = m.imagePath(item);
+            BatchEditor.Edited edited = editor.edit(item, image.toString(), () -> ImageFiles.read(image), seed, (step, total, t, latents) -> {
                 progress.step(step, total);
                 return true;
             });
+            if (edited.sharedSource()) {
+                sharedSourceRows++;
+            }
             for (int k = 0; k < edited.images().size(); k++) {
                 ImageFiles.writePng(outputDir.resolve(item.outputName(k)), edited.images().get(k), edited.pngText(k));
             }
@@ -220,6 +241,24 @@ final class BatchCommand implements Callable<Integer> {
                 e.printStackTrace(spec.commandLine().getErr());
             }
             return ItemResult.failed(item, seed, (System.nanoTime() - t0) / 1e6, e, editor.parameters(item, seed));
+        }
+    }
+
+    private static void closeAll(Iterable<CycleDiffusionPipeline> pipelines) {
+        RuntimeException first = null;
+        for (CycleDiffusionPipeline p : pipelines) {
+            try {
+                p.close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 

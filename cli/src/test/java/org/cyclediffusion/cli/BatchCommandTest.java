@@ -114,6 +114,60 @@ class BatchCommandTest {
         }
     }
 
+    /** Two-model translation per row: the source chain on --model, the target chain on the row's target_model (golden w01). */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"onnx", "libtorch"})
+    void aRowWithATargetModelTranslatesBetweenModels(String backend) throws IOException {
+        ObjectNode w01 = GoldenManifests.row("w01_two_models_cfg", "w01", img -> "images/" + img);
+        w01.put("target_model", Fixtures.model(backend.equals("onnx") ? "tiny-sd-b-onnx" : "tiny-sd-b").toString());
+        Path out = tmp.resolve("out");
+        CliTest.Run r = batch(model(backend), manifest("edits.jsonl", List.of(row("v01_basic", "one"), w01.toString())), out, "--backend",
+                backend, "--quiet");
+        assertEquals(0, r.code(), r.err());
+        int worst = GoldenManifests.maxAbsDiff(ImageFiles.read(out.resolve("w01-0.png")), GoldenManifests.goldenPng("w01_two_models_cfg", 0));
+        System.out.printf("batch w01 (two models) on %s: max |d| %d/255%n", backend, worst);
+        assertTrue(worst <= 2, "w01 on " + backend + ": " + worst + "/255");
+        assertTrue(GoldenManifests.maxAbsDiff(ImageFiles.read(out.resolve("one-0.png")), GoldenManifests.goldenPng("v01_basic", 0)) <= 2);
+        JsonNode comment = JSON.readTree(ImageFiles.readPngText(out.resolve("w01-0.png")).get("Comment"));
+        assertTrue(comment.get("model").asText().endsWith(" -> " + w01.get("target_model").asText()), comment.toString());
+    }
+
+    /**
+     * Rows with the same image, source prompt, seed and encode parameters share one encode: the
+     * golden row still gives diffusers' image, and every row the image of its own separate edit
+     * (to the 8-bit rounding of a UNet batch of 2 instead of 4).
+     */
+    @Test
+    void rowsSharingASourceHalfEncodeOnce() throws IOException {
+        List<String> lines = new ArrayList<>();
+        for (String prompt : List.of("An astronaut riding an elephant", "An astronaut riding a camel", "An astronaut riding a zebra",
+                "A robot riding a horse")) {
+            ObjectNode o = GoldenManifests.row("v01_basic", prompt.contains("elephant") ? "v01_basic" : prompt.replaceAll("\\W+", "_"),
+                    img -> "images/" + img);
+            o.put("prompt", prompt);
+            lines.add(o.toString());
+        }
+        Path m = manifest("edits.jsonl", lines);
+        long t0 = System.nanoTime();
+        Path shared = tmp.resolve("shared");
+        CliTest.Run a = batch(model("onnx"), m, shared, "--backend", "onnx");
+        long t1 = System.nanoTime();
+        Path separate = tmp.resolve("separate");
+        CliTest.Run b = batch(model("onnx"), m, separate, "--backend", "onnx", "--quiet", "--no-shared-source");
+        long t2 = System.nanoTime();
+        assertEquals(0, a.code(), a.err());
+        assertEquals(0, b.code(), b.err());
+        assertTrue(a.err().contains("4 decoded a shared source half"), a.err());
+        System.out.printf("4 rows of one source: shared %.1f s, separate %.1f s (one process each, model load included)%n", (t1 - t0) / 1e9,
+                (t2 - t1) / 1e9);
+        assertTrue(GoldenManifests.maxAbsDiff(ImageFiles.read(shared.resolve("v01_basic-0.png")), GoldenManifests.goldenPng("v01_basic", 0)) <= 2);
+        for (JsonNode r : results(shared)) {
+            String png = r.get("outputs").get(0).asText();
+            int d = GoldenManifests.maxAbsDiff(ImageFiles.read(shared.resolve(png)), ImageFiles.read(separate.resolve(png)));
+            assertTrue(d <= 2, png + ": shared and separate differ by " + d + "/255");
+        }
+    }
+
     @Test
     void csvManifestGivesTheSameImageAsJsonLines() throws IOException {
         ObjectNode o = GoldenManifests.row("v03_cfg7p5_car", "car", img -> "images/" + img);
@@ -158,7 +212,7 @@ class BatchCommandTest {
         assertTrue(e.contains("edits.jsonl:8: prompt: expected a string, found 3"), e);
         assertTrue(e.contains("edits.jsonl:8: num_inference_steps: expected an integer, found 2.5"), e);
         assertTrue(e.contains("edits.jsonl:9: not valid JSON"), e);
-        assertTrue(e.contains("edits.jsonl:10: target_model: two-model translation is not available"), e);
+        assertTrue(e.contains("edits.jsonl:10: target_model: model folder m does not exist"), e);
         assertTrue(e.contains("edits.jsonl:11: image: ") && e.contains("not a PNG or JPEG"), e);
         assertTrue(e.contains("edits.jsonl:11: seed: expected an integer, found \"7\""), e);
         assertTrue(e.contains("9 of 10 manifest rows are invalid; nothing was run"), e);

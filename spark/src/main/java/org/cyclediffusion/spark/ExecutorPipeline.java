@@ -1,5 +1,9 @@
 package org.cyclediffusion.spark;
 
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Supplier;
 import org.cyclediffusion.core.batch.BatchEditor;
 import org.cyclediffusion.core.batch.BatchItem;
 import org.cyclediffusion.core.image.RgbImage;
@@ -17,24 +21,29 @@ final class ExecutorPipeline {
     private static PipelineLoader.Options loaded;
     private static CycleDiffusionPipeline pipeline;
     private static BatchEditor editor;
+    /** Two-model pipelines by target_model (source: --model), loaded when a row first names one. */
+    private static final Map<String, CycleDiffusionPipeline> TWO_MODEL = new HashMap<>();
     private static boolean hooked;
 
     private ExecutorPipeline() {
     }
 
-    static synchronized BatchEditor.Edited edit(JobOptions options, String software, BatchItem item, RgbImage image, long seed) {
+    static synchronized BatchEditor.Edited edit(JobOptions options, String software, BatchItem item, String image, Supplier<RgbImage> input,
+            long seed) {
         PipelineLoader.Options wanted = options.loaderOptions();
         if (pipeline == null || !wanted.equals(loaded)) {
             close();
             pipeline = new PipelineLoader().load(wanted);
             loaded = wanted;
-            editor = new BatchEditor(pipeline, software, options.model(), options.safetyChecker());
+            // Rows run one by one as their partitions come: no plan, so no shared source halves here.
+            editor = new BatchEditor(pipeline, target -> TWO_MODEL.computeIfAbsent(target,
+                    t -> new PipelineLoader().load(wanted.withTargetModel(Path.of(t)))), software, options.model(), options.safetyChecker(), false);
             if (!hooked) {
                 Runtime.getRuntime().addShutdownHook(new Thread(ExecutorPipeline::close, "cyclediffusion-pipeline-close"));
                 hooked = true;
             }
         }
-        return editor.edit(item, image, seed, null);
+        return editor.edit(item, image, input, seed, null);
     }
 
     /** The parameters of a row as its PNGs would carry them (for a failed row's result), or null before any pipeline loaded. */
@@ -45,8 +54,10 @@ final class ExecutorPipeline {
     static synchronized void close() {
         if (pipeline != null) {
             try {
+                TWO_MODEL.values().forEach(CycleDiffusionPipeline::close);
                 pipeline.close();
             } finally {
+                TWO_MODEL.clear();
                 pipeline = null;
                 editor = null;
                 loaded = null;

@@ -104,7 +104,7 @@ final class PartitionEditor implements FlatMapFunction<Iterator<Row>, Row> {
                 bytes = HadoopFiles.readAll(inFs, imagePath);
             }
             RgbImage image = HadoopFiles.decode(bytes, imagePath.toString());
-            BatchEditor.Edited edited = ExecutorPipeline.edit(options, software, item, image, seed);
+            BatchEditor.Edited edited = ExecutorPipeline.edit(options, software, item, imagePath.toString(), () -> image, seed);
             for (int k = 0; k < edited.images().size(); k++) {
                 HadoopFiles.writePng(outFs, out, item.outputName(k), edited.images().get(k), edited.pngText(k));
             }

@@ -14,9 +14,12 @@ import org.cyclediffusion.core.pipeline.EditRequest;
  * @param image the input image as the manifest names it (relative to the manifest's folder, or absolute)
  * @param seed  null: a random seed, chosen when the item runs and recorded with its result
  * @param clipSkip null: none
+ * @param targetModel null: the batch's model runs both chains; else the model of the target chain
+ *              (two-model translation), named as {@code --model} is
  */
 public record BatchItem(int line, String id, String image, String prompt, String sourcePrompt, double strength, int numInferenceSteps,
-        double guidanceScale, double sourceGuidanceScale, double eta, Long seed, int numImagesPerPrompt, Integer clipSkip) {
+        double guidanceScale, double sourceGuidanceScale, double eta, Long seed, int numImagesPerPrompt, Integer clipSkip,
+        String targetModel) {
 
     /**
      * Letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters:

@@ -57,9 +57,9 @@ public final class BatchItemParser {
                 problems.add("missing required field \"" + f.key() + "\"");
             }
         }
-        if (v.containsKey(ManifestField.TARGET_MODEL)) {
-            problems.add("target_model: two-model translation is not available in this version yet;"
-                    + " remove the field (every row runs on --model)");
+        String targetModel = (String) v.get(ManifestField.TARGET_MODEL);
+        if (targetModel != null && targetModel.isBlank()) {
+            problems.add("target_model: expected a model folder, found an empty value (leave the field out to use --model)");
         }
 
         String id = (String) v.get(ManifestField.ID);
@@ -103,7 +103,7 @@ public final class BatchItemParser {
         }
         return new Parsed(Optional.of(new BatchItem(line, id, image, (String) v.get(ManifestField.PROMPT),
                 (String) v.get(ManifestField.SOURCE_PROMPT), strength, (int) steps, guidance, sourceGuidance, eta, seed, (int) perPrompt,
-                clipSkip == null ? null : clipSkip.intValue())), problems);
+                clipSkip == null ? null : clipSkip.intValue(), targetModel)), problems);
     }
 
     private static double number(Map<ManifestField, Object> v, ManifestField f, double fallback) {

@@ -208,6 +208,10 @@ public record Manifest(Path file, List<BatchItem> items, List<Problem> problems,
             if (image instanceof String s && !s.isBlank()) {
                 imageChecks.computeIfAbsent(resolve(file, s), Manifest::imageProblem).ifPresent(mine::add);
             }
+            Object target = row.values().get(ManifestField.TARGET_MODEL.key());
+            if (target instanceof String s && !s.isBlank() && !Files.isDirectory(Path.of(s))) {
+                mine.add("target_model: model folder " + s + " does not exist (it is named as --model is, from the working directory)");
+            }
             mine.forEach(m -> problems.add(new Problem(row.line(), m)));
             if (mine.isEmpty()) {
                 items.add(parsed.item().orElseThrow());

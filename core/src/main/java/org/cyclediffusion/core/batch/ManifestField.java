@@ -24,9 +24,9 @@ public enum ManifestField {
     NUM_IMAGES_PER_PROMPT("num_images_per_prompt", Kind.INTEGER, false),
     CLIP_SKIP("clip_skip", Kind.INTEGER, false),
     /**
-     * The model of the target chain (two-model translation, paper §4.2). Recognised so that a
-     * manifest written for it fails with a clear message rather than "unknown field"; it becomes
-     * a component of {@link BatchItem} when the pipeline can run two models.
+     * The model of the target chain (unpaired translation between two models that share a latent
+     * space, paper §4.2): a model folder as {@code --model} takes it; absent, {@code --model} runs
+     * both chains.
      */
     TARGET_MODEL("target_model", Kind.TEXT, false);
 

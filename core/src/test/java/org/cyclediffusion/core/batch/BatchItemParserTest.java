@@ -70,14 +70,14 @@ class BatchItemParserTest {
         v.put("strength", new BigDecimal("0.01"));
         v.put("num_inference_steps", 10L);
         v.put("num_images_per_prompt", 0L);
-        v.put("target_model", "other");
+        v.put("target_model", " ");
         v.put("colour", "red");
         List<String> p = BatchItemParser.parse(1, v, false).problems();
         assertTrue(p.contains("prompt: expected a string, found a boolean (true)"), p.toString());
         assertTrue(p.contains("missing required field \"image\""), p.toString());
         assertTrue(p.contains("missing required field \"source_prompt\""), p.toString());
         assertTrue(p.stream().anyMatch(s -> s.startsWith("unknown field \"colour\"")), p.toString());
-        assertTrue(p.stream().anyMatch(s -> s.startsWith("target_model: two-model translation is not available")), p.toString());
+        assertTrue(p.contains("target_model: expected a model folder, found an empty value (leave the field out to use --model)"), p.toString());
         assertTrue(p.stream().anyMatch(s -> s.startsWith("id \"a b\": expected a safe file-name stem")), p.toString());
         assertTrue(p.stream().anyMatch(s -> s.contains("runs no denoising step")), p.toString());
         assertTrue(p.contains("num_images_per_prompt = 0: expected 1 to 1024"), p.toString());
