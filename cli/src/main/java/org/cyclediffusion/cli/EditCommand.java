@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.image.ImageFiles;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.io.NpyWriter;
@@ -36,8 +37,8 @@ final class EditCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Stable Diffusion folder (diffusers layout or optimum ONNX export).")
-    Path model;
+    @CommandLine.Mixin
+    ModelSource modelOptions;
 
     @Option(names = "--image", required = true, paramLabel = "FILE", description = "Input image (PNG or JPEG); repeat for a batch.")
     List<Path> images = new ArrayList<>();
@@ -123,7 +124,8 @@ final class EditCommand implements Callable<Integer> {
         if (seed == null && !quiet) {
             err.println("seed: " + usedSeed);
         }
-        PipelineLoader.Options options = new PipelineLoader.Options(model, backend, dev, dt, !noSafetyChecker, targetModel, scheduler);
+        ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
+        PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, dt, !noSafetyChecker, targetModel, scheduler);
         EditRequest.Builder request = EditRequest.builder().prompts(prompts).sourcePrompts(sourcePrompts).images(inputs).strength(strength)
                 .numInferenceSteps(steps).guidanceScale(guidanceScale).sourceGuidanceScale(sourceGuidanceScale).numImagesPerPrompt(numImages)
                 .eta(eta).seed(usedSeed).clipSkip(clipSkip).outputType(format.equals("npy") ? OutputType.NP : OutputType.PIL);
@@ -134,7 +136,7 @@ final class EditCommand implements Callable<Integer> {
                 return true;
             });
         }
-        try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(options)) {
+        try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options)) {
             String description = pipeline.models().description();
             EditRequest built = request.build();
             EditResult result = pipeline.edit(built);
@@ -220,7 +222,7 @@ final class EditCommand implements Callable<Integer> {
     }
 
     private EditProvenance provenance(EditRequest request, long usedSeed, String description) {
-        return new EditProvenance("cyclediffusion " + Versions.version(), model.toString(), description,
+        return new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, description,
                 images.stream().map(Path::toString).toList(), request, usedSeed, !noSafetyChecker);
     }
 
