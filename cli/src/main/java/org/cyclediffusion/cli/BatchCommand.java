@@ -16,6 +16,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.cyclediffusion.core.batch.BatchEditor;
+import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.batch.BatchItem;
 import org.cyclediffusion.core.batch.ItemResult;
 import org.cyclediffusion.core.batch.Manifest;
@@ -48,8 +49,9 @@ final class BatchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Stable Diffusion folder (diffusers layout or optimum ONNX export).")
-    Path model;
+    /** The --model forms of edit (folder, single file, hub id) and their refining flags. */
+    @CommandLine.Mixin
+    ModelSource modelOptions;
 
     @Option(names = "--backend", paramLabel = "NAME", description = "onnx or libtorch (default: chosen by the folder's files).")
     String backend;
@@ -139,14 +141,15 @@ final class BatchCommand implements Callable<Integer> {
                 err.println("batch: " + skipped + " items already done in " + log.file() + " (--resume), " + todo.size() + " to run");
             }
             if (!todo.isEmpty()) {
-                PipelineLoader.Options options = new PipelineLoader.Options(model, backend, dev, dt, !noSafetyChecker);
+                ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
+                PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, dt, !noSafetyChecker);
                 // Rows with a target_model run on a two-model pipeline (source: --model), loaded when first needed.
                 Map<String, CycleDiffusionPipeline> twoModel = new HashMap<>();
-                try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(options);
+                try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options);
                         BatchProgress progress = BatchProgress.create(quiet, todo.size(), err)) {
                     BatchEditor editor = new BatchEditor(pipeline,
-                            target -> twoModel.computeIfAbsent(target, t -> new PipelineLoader().load(options.withTargetModel(Path.of(t)))),
-                            "cyclediffusion " + Versions.version(), model.toString(), !noSafetyChecker, !noSharedSource);
+                            target -> twoModel.computeIfAbsent(target, t -> new PipelineLoader().load(folder, options.withTargetModel(Path.of(t)))),
+                            "cyclediffusion " + Versions.version(), modelOptions.model, !noSafetyChecker, !noSharedSource);
                     todo = editor.plan(todo, item -> m.imagePath(item).toString());
                     try {
                         for (int i = 0; i < todo.size(); i++) {
