@@ -236,7 +236,9 @@ class BatchCommandTest {
     @Test
     void aFailingItemIsRecordedAndTheBatchGoesOn() throws IOException {
         // 70x60 needs 8x7 latents; the ONNX export of tiny-sd takes only sides divisible by 4: fails when it runs.
-        Path m = manifest("edits.jsonl", List.of(row("v02_no_cfg", "first"), row("v10_resize_lanczos_70x60", "odd"), row("v02_no_cfg", "last")));
+        ObjectNode last = GoldenManifests.row("v02_no_cfg", "last", img -> "images/" + img);
+        last.put("seed", 43); // not the source of "first": no shared encode pulls it ahead of "odd"
+        Path m = manifest("edits.jsonl", List.of(row("v02_no_cfg", "first"), row("v10_resize_lanczos_70x60", "odd"), last.toString()));
         Path out = tmp.resolve("out");
         CliTest.Run r = batch(model("onnx"), m, out, "--backend", "onnx");
         assertEquals(3, r.code(), r.err());
