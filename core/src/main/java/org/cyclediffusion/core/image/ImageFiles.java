@@ -81,7 +81,7 @@ public final class ImageFiles {
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (!readers.hasNext()) {
                 throw new InvalidInputException("image file " + path
-                        + " is not a PNG or JPEG image (its content is not a recognised image format)");
+                        + " is not a PNG, JPEG or WebP image (its content is not a recognised image format)");
             }
             ImageReader reader = readers.next();
             try {
@@ -93,9 +93,11 @@ public final class ImageFiles {
                     case "jpeg":
                     case "jpg":
                         return decodeJpeg(path, reader);
+                    case "webp":
+                        return decodeWebp(path, reader);
                     default:
                         throw new InvalidInputException("image file " + path + " is a " + format.toUpperCase(Locale.ROOT)
-                                + " image; supported formats are PNG and JPEG");
+                                + " image; supported formats are PNG, JPEG and WebP");
                 }
             } finally {
                 reader.dispose();
@@ -256,6 +258,30 @@ public final class ImageFiles {
     }
 
     /**
+     * WebP (lossy, lossless, with or without alpha) through TwelveMonkeys' pure-Java reader. As
+     * Pillow's {@code convert("RGB")}, alpha is dropped, not composited. Lossy WebP decoders may
+     * differ from libwebp (which Pillow uses) by a level here and there.
+     */
+    private static RgbImage decodeWebp(Path path, ImageReader reader) throws IOException {
+        checkSize(path, reader);
+        BufferedImage image = reader.read(0);
+        int w = image.getWidth();
+        int h = image.getHeight();
+        byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
+        int[] row = new int[w];
+        for (int y = 0; y < h; y++) {
+            image.getRGB(0, y, w, 1, row, 0, w);
+            for (int x = 0; x < w; x++) {
+                int o = (y * w + x) * 3;
+                rgb[o] = (byte) (row[x] >> 16);
+                rgb[o + 1] = (byte) (row[x] >> 8);
+                rgb[o + 2] = (byte) row[x];
+            }
+        }
+        return new RgbImage(w, h, rgb);
+    }
+
+    /**
      * Pillow's decompression-bomb guard: {@code Image.open} refuses images of more than
      * 2 × MAX_IMAGE_PIXELS (2 × 89,478,485) pixels; checked from the header, before decoding.
      */
@@ -298,6 +324,40 @@ public final class ImageFiles {
                 IIOMetadata metadata = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(buffered), param);
                 if (!entries.isEmpty()) {
                     metadata.mergeTree(PNG_FORMAT, textTree(entries));
+                }
+                writer.write(null, new IIOImage(buffered, null, metadata), param);
+            } finally {
+                writer.dispose();
+            }
+        });
+    }
+
+    /**
+     * Writes {@code image} as a baseline JPEG of the given quality (1–100, as Pillow's
+     * {@code quality}; ImageIO's scale is that divided by 100), with {@code comment} in a COM
+     * segment when not null. The file appears atomically ({@link AtomicFiles}).
+     */
+    public static void writeJpeg(Path path, RgbImage image, int quality, String comment) {
+        if (quality < 1 || quality > 100) {
+            throw new IllegalArgumentException("JPEG quality " + quality + ": expected 1 to 100");
+        }
+        BufferedImage buffered = toBufferedImage(image);
+        AtomicFiles.write(path, out -> {
+            ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
+            try (MemoryCacheImageOutputStream ios = new MemoryCacheImageOutputStream(out)) {
+                writer.setOutput(ios);
+                ImageWriteParam param = writer.getDefaultWriteParam();
+                param.setCompressionMode(ImageWriteParam.MODE_EXPLICIT);
+                param.setCompressionQuality(quality / 100f);
+                IIOMetadata metadata = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(buffered), param);
+                if (comment != null) {
+                    String jpegFormat = "javax_imageio_jpeg_image_1.0";
+                    Node root = metadata.getAsTree(jpegFormat);
+                    Node markers = child(root, "markerSequence");
+                    IIOMetadataNode com = new IIOMetadataNode("com");
+                    com.setUserObject(comment.getBytes(StandardCharsets.UTF_8));
+                    markers.appendChild(com);
+                    metadata.setFromTree(jpegFormat, root);
                 }
                 writer.write(null, new IIOImage(buffered, null, metadata), param);
             } finally {

@@ -1,9 +1,11 @@
 package org.cyclediffusion.core.pipeline;
 
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.image.VaeImageProcessor;
@@ -11,8 +13,10 @@ import org.cyclediffusion.core.random.NoiseSource;
 import org.cyclediffusion.core.random.TorchGenerator;
 import org.cyclediffusion.core.spi.Conditioning;
 import org.cyclediffusion.core.spi.DpmEncodable;
+import org.cyclediffusion.core.spi.EditPhase;
 import org.cyclediffusion.core.spi.LatentDistribution;
 import org.cyclediffusion.core.spi.Models;
+import org.cyclediffusion.core.spi.ProgressListener;
 import org.cyclediffusion.core.spi.SafetyChecker;
 import org.cyclediffusion.core.spi.SafetyVerdict;
 import org.cyclediffusion.core.spi.Scheduler;
@@ -107,6 +111,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         }
 
         // 2. Prompts to embeddings (diffusers' encode_prompt), repeated per image copy.
+        phase(request, EditPhase.ENCODING_PROMPT);
+        warnTruncated(request, plan);
         long tp = System.nanoTime();
         int clipSkip = request.clipSkip() == null ? 0 : request.clipSkip();
         FloatTensor promptEmbeds = request.promptEmbeds() != null
@@ -135,6 +141,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         if (givenLatents != null) {
             clean = givenLatents;
         } else {
+            phase(request, EditPhase.ENCODING_IMAGE);
             LatentDistribution dist = models.vae().encode(pixels);
             obs.tensor("vae_mean", dist.mean());
             obs.tensor("vae_logvar", dist.logvar());
@@ -158,6 +165,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
                 : FloatTensor.cat(sourceEmbeds, promptEmbeds);
         float eta = (float) request.eta();
         double[] stepMillis = new double[timesteps.length];
+        phase(request, EditPhase.DENOISING);
         double schedulerMillis = 0;
         try (Conditioning conditioning = models.unet().condition(hiddenStates)) {
             for (int i = 0; i < timesteps.length; i++) {
@@ -200,6 +208,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         }
 
         // 6. Decode, check, post-process.
+        phase(request, EditPhase.DECODING);
         long td = System.nanoTime();
         FloatTensor decodeInput = divide(latents, models.vae().scalingFactor());
         obs.tensor("vae_decode_input", decodeInput);
@@ -211,6 +220,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         boolean[] denormalize = new boolean[batch];
         Arrays.fill(denormalize, true);
         if (safetyChecker != null) {
+            phase(request, EditPhase.SAFETY_CHECK);
             List<SafetyVerdict> v = safetyChecker.check(decoded);
             verdicts = Optional.of(v);
             decoded = decoded.copy();
@@ -229,6 +239,27 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         List<RgbImage> images = imageProcessor.toRgbImages(np);
         return new EditResult(images, np, latents, verdicts,
                 new Timings(promptMillis, encodeMillis, stepMillis, schedulerMillis, decodeMillis, safetyMillis, millisSince(t0)));
+    }
+
+    /** Tells the listener a phase begins; it may cancel before the phase runs any network. */
+    private static void phase(EditRequest request, EditPhase phase) {
+        if (request.listener() != null && !request.listener().onPhase(phase)) {
+            throw new EditCancelledException(phase);
+        }
+    }
+
+    /** diffusers' warning for prompts longer than CLIP takes, with the text the model never sees. */
+    private void warnTruncated(EditRequest request, Plan plan) {
+        ProgressListener listener = request.listener() != null ? request.listener() : (step, total, t, latents) -> true;
+        Set<String> seen = new LinkedHashSet<>(plan.prompts());
+        seen.addAll(plan.sourcePrompts());
+        for (String prompt : seen) {
+            String dropped = tokenizer.truncatedText(prompt);
+            if (!dropped.isEmpty()) {
+                listener.onWarning("The following part of your input was truncated because CLIP can only handle sequences up to "
+                        + tokenizer.maxLength() + " tokens: ['" + dropped + "']");
+            }
+        }
     }
 
     private FloatTensor encode(List<String> prompts, int clipSkip) {

@@ -1,10 +1,12 @@
 package org.cyclediffusion.core.pipeline;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.config.ModelFolderContents;
 import org.cyclediffusion.core.plugin.Registry;
 import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.DType;
@@ -69,9 +71,10 @@ public final class PipelineLoader {
         ModelFolder folder = ModelFolder.open(options.model());
         BackendProvider backend = options.backend() == null ? registry.backendFor(folder) : registry.backend(options.backend());
         if (options.backend() != null && !backend.canOpen(folder)) {
-            throw new ConfigException(folder + ": the " + backend.name() + " backend finds no model files it can load here"
-                    + " (backends that recognise this folder: " + registry.backends().values().stream().filter(b -> b.canOpen(folder))
-                            .map(BackendProvider::name).toList() + ")");
+            List<String> others = registry.backends().values().stream().filter(b -> b.canOpen(folder)).map(BackendProvider::name).toList();
+            throw new ConfigException(others.isEmpty()
+                    ? "the " + backend.name() + " backend cannot load this folder: " + ModelFolderContents.whyUnrecognised(folder)
+                    : folder + ": the " + backend.name() + " backend finds no model files it can load here; the folder is for " + others);
         }
         if (!backend.devices().contains(options.device().type())) {
             throw new ConfigException("device " + options.device() + " is not available with the " + backend.name() + " backend (available: "
