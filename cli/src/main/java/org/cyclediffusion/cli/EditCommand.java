@@ -162,6 +162,7 @@ final class EditCommand implements Callable<Integer> {
             // 2. Load, edit, write.
             interrupts.phase("loading the model");
             progress.phase("loading model " + model + " (" + provider.name() + ", " + dev + ", " + dt.shortName() + ")");
+            interrupts.pause();
             PipelineLoader.Options options = new PipelineLoader.Options(model, provider.name(), dev, requestedDType, !noSafetyChecker);
             try (CycleDiffusionPipeline pipeline = new PipelineLoader(registry).load(options)) {
                 interrupts.check();
@@ -170,6 +171,7 @@ final class EditCommand implements Callable<Integer> {
                 interrupts.phase("writing");
                 progress.phase("writing " + (target.format() == OutputTarget.Format.NPY ? output : target.paths().size() == 1 ? output
                         : target.paths().size() + " files " + target.paths().get(0) + " …"));
+                interrupts.pause();
                 EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), model.toString(), description,
                         images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
                 write(target, result, provenance, interrupts);
@@ -247,6 +249,7 @@ final class EditCommand implements Callable<Integer> {
             public boolean onPhase(EditPhase phase) {
                 interrupts.phase(phase.description());
                 progress.phase(phase.description());
+                interrupts.pause();
                 return !interrupts.cancelled();
             }
 

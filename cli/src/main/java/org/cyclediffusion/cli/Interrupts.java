@@ -107,6 +107,23 @@ final class Interrupts {
         check();
     }
 
+    /**
+     * Holds at the start of a phase for {@code cyclediffusion.debug.phasePauseMillis} (default 0),
+     * so that an interrupt can be aimed at any phase of a small, fast model: the tests send their
+     * signals during this pause. Loading then still runs with the interrupt pending (the case that
+     * used to crash in native code); the edit's phases stop at their next check.
+     */
+    void pause() {
+        long millis = Long.getLong("cyclediffusion.debug.phasePauseMillis", 0);
+        if (millis > 0 && !cancelled) {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     void check() {
         if (cancelled) {
             throw new Cancelled();
