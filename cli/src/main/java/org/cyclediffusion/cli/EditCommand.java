@@ -143,8 +143,9 @@ final class EditCommand implements Callable<Integer> {
             int rows = Math.max(prompts.size(), Math.max(sourcePrompts.size(), images.size()));
             OutputTarget target = OutputTarget.plan(output, outputFormat, quality, rows * Math.max(1, numImages), images);
             ModelFolder folder = openModel();
-            Registry registry = Registry.discover();
-            BackendProvider provider = backend == null ? registry.backendFor(folder) : registry.backend(backend);
+            PipelineLoader loader = new PipelineLoader(Registry.discover());
+            PipelineLoader.Options options = new PipelineLoader.Options(model, backend, dev, requestedDType, !noSafetyChecker);
+            BackendProvider provider = loader.backend(folder, options);
             DType dt = requestedDType != null ? requestedDType : provider.defaultDType(dev);
             List<RgbImage> inputs = readImages(err, progress);
             long usedSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xffffffffL;
@@ -153,7 +154,7 @@ final class EditCommand implements Callable<Integer> {
                     .eta(eta).seed(usedSeed).clipSkip(clipSkip).outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
                     .listener(listener(progress, err, interrupts));
             EditRequest built = request.build();
-            EditPreflight.check(folder, registry.scheduler(folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
+            EditPreflight.check(folder, loader.registry().scheduler(folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
             checkMemory(folder, provider, dt, inputs, rows * numImages);
             if (seed == null && !quiet) {
                 err.println("seed: " + Seed.toString(usedSeed));
@@ -163,8 +164,7 @@ final class EditCommand implements Callable<Integer> {
             interrupts.phase("loading the model");
             progress.phase("loading model " + model + " (" + provider.name() + ", " + dev + ", " + dt.shortName() + ")");
             interrupts.pause();
-            PipelineLoader.Options options = new PipelineLoader.Options(model, provider.name(), dev, requestedDType, !noSafetyChecker);
-            try (CycleDiffusionPipeline pipeline = new PipelineLoader(registry).load(options)) {
+            try (CycleDiffusionPipeline pipeline = loader.load(options.withBackend(provider.name()))) {
                 interrupts.check();
                 String description = pipeline.models().description();
                 EditResult result = pipeline.edit(built);

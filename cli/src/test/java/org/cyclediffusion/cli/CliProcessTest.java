@@ -41,9 +41,28 @@ class CliProcessTest {
 
     /** An edit with progress on (so the absence of "loading model" shows nothing loaded). */
     private List<String> edit(String... extra) {
-        List<String> a = new ArrayList<>(List.of("edit", "--model", MODEL, "--image", IMAGE, "--source-prompt", "An astronaut riding a horse",
-                "--prompt", "An astronaut riding an elephant", "--steps", "4", "--strength", "1", "--guidance-scale", "2", "--seed", "0"));
-        a.addAll(List.of(extra));
+        java.util.LinkedHashMap<String, String> base = new java.util.LinkedHashMap<>();
+        base.put("--model", MODEL);
+        base.put("--steps", "4");
+        base.put("--strength", "1");
+        base.put("--guidance-scale", "2");
+        base.put("--seed", "0");
+        List<String> rest = new ArrayList<>();
+        for (int i = 0; i < extra.length; i++) {
+            boolean valued = i + 1 < extra.length && !extra[i + 1].startsWith("--");
+            if (valued && base.containsKey(extra[i])) {
+                base.put(extra[i], extra[++i]); // the test's value replaces the default one
+            } else {
+                rest.add(extra[i]);
+            }
+        }
+        List<String> a = new ArrayList<>(List.of("edit"));
+        base.forEach((k, v) -> a.addAll(List.of(k, v)));
+        if (!rest.contains("--image")) {
+            a.addAll(List.of("--image", IMAGE));
+        }
+        a.addAll(List.of("--source-prompt", "An astronaut riding a horse", "--prompt", "An astronaut riding an elephant"));
+        a.addAll(rest);
         return a;
     }
 
@@ -176,7 +195,7 @@ class CliProcessTest {
                 Arguments.of(List.of("--num-images", "-2"), "--num-images -2: expected at least 1"),
                 Arguments.of(List.of("--guidance-scale", "NaN"), "--guidance-scale NaN: expected a finite number"),
                 Arguments.of(List.of("--clip-skip", "-1"), "--clip-skip -1: expected 0 or more"),
-                Arguments.of(List.of("--image", IMAGE, "--source-prompt", "x", "--source-prompt", "y"), "--image: 2 given, expected 1"),
+                Arguments.of(List.of("--image", IMAGE, "--image", IMAGE, "--source-prompt", "x", "--source-prompt", "y"), "--image: 2 given, expected 1"),
                 Arguments.of(List.of("--strength", "1.5"), "--strength 1.5: expected a value in [0, 1]"),
                 Arguments.of(List.of("--eta", "0"), "--eta 0.0: CycleDiffusion needs a stochastic sampler"));
     }
@@ -184,9 +203,9 @@ class CliProcessTest {
     @ParameterizedTest
     @MethodSource("badFlags")
     void badValuesNameTheFlag(List<String> flags, String message) {
-        List<String> a = edit("--output", tmp.resolve("o.png").toString());
-        a.addAll(flags);
-        assertRefusedEarly(run(a), message);
+        List<String> a = new ArrayList<>(flags);
+        a.addAll(List.of("--output", tmp.resolve("o.png").toString()));
+        assertRefusedEarly(run(edit(a.toArray(String[]::new))), message);
     }
 
     @Test

@@ -67,8 +67,11 @@ public final class PipelineLoader {
         }
     }
 
-    public CycleDiffusionPipeline load(Options options) {
-        ModelFolder folder = ModelFolder.open(options.model());
+    /**
+     * The backend that will load {@code folder} for these options, checked without loading
+     * anything: named and able to open the folder on the device, or the one whose files are there.
+     */
+    public BackendProvider backend(ModelFolder folder, Options options) {
         BackendProvider backend = options.backend() == null ? registry.backendFor(folder) : registry.backend(options.backend());
         if (options.backend() != null && !backend.canOpen(folder)) {
             List<String> others = registry.backends().values().stream().filter(b -> b.canOpen(folder)).map(BackendProvider::name).toList();
@@ -80,6 +83,12 @@ public final class PipelineLoader {
             throw new ConfigException("device " + options.device() + " is not available with the " + backend.name() + " backend (available: "
                     + backend.devices() + ")");
         }
+        return backend;
+    }
+
+    public CycleDiffusionPipeline load(Options options) {
+        ModelFolder folder = ModelFolder.open(options.model());
+        BackendProvider backend = backend(folder, options);
         // Read the cheap parts first so a broken scheduler or tokenizer fails before weights load.
         JsonConfig schedulerConfig = folder.config("scheduler", "scheduler_config.json");
         registry.scheduler(schedulerConfig);
