@@ -69,7 +69,7 @@ public final class ImageFiles {
             throw new InvalidInputException("image file " + path + " does not exist");
         }
         if (Files.isDirectory(path)) {
-            throw new InvalidInputException("image file " + path + " is a directory, expected a PNG or JPEG file");
+            throw new InvalidInputException("image file " + path + " is a directory, expected a PNG, JPEG or WebP file");
         }
         if (!Files.isReadable(path)) {
             throw new InvalidInputException("image file " + path + " is not readable (permissions)");
