@@ -28,7 +28,7 @@ final class BarProgress implements Progress {
     public void step(int step, int total, int timestep) {
         if (bar == null) {
             bar = new ProgressBarBuilder().setTaskName("denoising").setInitialMax(total).setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
-                    .setConsumer(new ConsoleProgressBarConsumer(System.err)).setUpdateIntervalMillis(200).showSpeed().build();
+                    .setConsumer(new ConsoleProgressBarConsumer(System.err)).setUpdateIntervalMillis(200).build();
         }
         bar.stepTo(step + 1);
         bar.setExtraMessage("t=" + timestep);
