@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.spi.Device;
 
 /**
@@ -80,6 +81,11 @@ final class OrtSessionFactory {
         try (OrtSession.SessionOptions options = options(null)) {
             return environment().createSession(file.toString(), options);
         } catch (OrtException e) {
+            if (e.getCode() == OrtException.OrtErrorCode.ORT_INVALID_PROTOBUF || e.getCode() == OrtException.OrtErrorCode.ORT_INVALID_GRAPH) {
+                // the file, not the machine: a usage error naming it (exit 2 in the CLI)
+                throw new ConfigException(file + ": not a valid ONNX model (truncated or damaged; ONNX Runtime says "
+                        + e.getCode() + "); download or export it again", e);
+            }
             throw new CycleDiffusionException(file + ": ONNX Runtime cannot load it: " + e.getMessage(), e);
         }
     }

@@ -247,6 +247,20 @@ class CliProcessTest {
     }
 
     @Test
+    void aTruncatedOnnxModelIsTheInputsFault() throws IOException {
+        Path m = copyModel("tiny-sd-onnx");
+        Path unet = m.resolve("unet/model.onnx");
+        try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(unet, java.nio.file.StandardOpenOption.WRITE)) {
+            c.truncate(2000);
+        }
+        CliProcess.Result r = run(List.of("edit", "--model", m.toString(), "--image", IMAGE, "--source-prompt", "a", "--prompt", "b",
+                "--steps", "2", "--quiet", "--output", tmp.resolve("o.png").toString()));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains(unet + ": not a valid ONNX model (truncated or damaged"), r.err());
+        assertFalse(Files.exists(tmp.resolve("o.png")));
+    }
+
+    @Test
     void hubIdGetsAHint() {
         CliProcess.Result r = run(List.of("edit", "--model", "runwayml/stable-diffusion-v1-5", "--image", IMAGE, "--source-prompt", "a",
                 "--prompt", "b", "--output", tmp.resolve("o.png").toString()));
