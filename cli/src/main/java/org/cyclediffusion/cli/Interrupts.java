@@ -16,8 +16,9 @@ import java.util.concurrent.TimeUnit;
  * every hook at the same time, and ONNX Runtime's own hook releases its native environment; with
  * a session still being created on the main thread that crashed the JVM (SIGSEGV in
  * {@code OrtSession.createSession}, an {@code hs_err} file). So SIGINT and SIGTERM are taken before
- * shutdown begins, and {@code System.exit} is called only when no thread is in native code. The
- * shutdown hook stays for the other ways a JVM ends (SIGHUP, {@code -Xrs}) and does the same wait.
+ * shutdown begins (SIGHUP too, exit 129), and {@code System.exit} is called only when no thread is
+ * in native code. The shutdown hook stays for the other ways a JVM ends ({@code -Xrs}, an exit from
+ * elsewhere) and does the same wait.
  *
  * <p>The wait is bounded ({@code cyclediffusion.interruptGraceSeconds}, default 120: one step of a
  * large model on a slow CPU); past it the process exits anyway and says so.
@@ -55,6 +56,7 @@ final class Interrupts {
             installed = true;
             handle("INT", Main.INTERRUPTED);
             handle("TERM", Main.TERMINATED);
+            handle("HUP", 129); // the terminal closed: the same clean stop
             Runtime.getRuntime().addShutdownHook(new Thread(this::onShutdown, "cyclediffusion-interrupt"));
         }
     }

@@ -423,6 +423,16 @@ class CliProcessTest {
     }
 
     @Test
+    void theReadmesOutputIsIgnoredByGit() throws IOException, InterruptedException {
+        Path root = Path.of(System.getProperty("user.dir")).getParent();
+        assumeTrue(Files.exists(root.resolve(".git")), "not a git checkout: " + root);
+        for (String f : new String[] {"out.png", "out-0.png"}) {
+            Process p = new ProcessBuilder("git", "-C", root.toString(), "check-ignore", "-q", f).inheritIO().start();
+            assertEquals(0, p.waitFor(), f + " is ignored (the README's first edit writes it in the checkout)");
+        }
+    }
+
+    @Test
     void helpListsTheNewFlags() {
         CliProcess.Result r = run(List.of("edit", "--help"));
         assertEquals(0, r.code());

@@ -59,10 +59,10 @@ public final class ImageFiles {
     }
 
     /**
-     * The image at {@code path} as 8-bit RGB.
+     * The image at {@code path} as 8-bit RGB: PNG, JPEG or WebP (through TwelveMonkeys' ImageIO plug-in).
      *
-     * @throws CycleDiffusionException naming the file when it is missing, unreadable, not a PNG or
-     *     JPEG, or of a kind that is not supported
+     * @throws CycleDiffusionException naming the file when it is missing, unreadable, not a PNG,
+     *     JPEG or WebP, or of a kind that is not supported
      */
     public static RgbImage read(Path path) {
         if (!Files.exists(path)) {
