@@ -50,7 +50,7 @@ final class CliProcess implements AutoCloseable {
     static CliProcess start(Path workDir, List<String> javaOptions, String... args) {
         List<String> cmd = new ArrayList<>();
         if (Files.isExecutable(Path.of("/usr/bin/env"))) {
-            cmd.addAll(List.of("/usr/bin/env", "--default-signal=INT,TERM"));
+            cmd.addAll(List.of("/usr/bin/env", "--default-signal=INT,TERM,HUP"));
         }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx1g");

@@ -16,8 +16,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Ctrl-C and SIGTERM at each phase of an edit, sent with kill(1) to the command line in its own
- * JVM when stderr shows the phase began: exit 130 or 143, one line saying so, no crash log, no
+ * Ctrl-C, SIGTERM (and SIGHUP) at each phase of an edit, sent with kill(1) to the command line in its own
+ * JVM when stderr shows the phase began: exit 130, 143 (129), one line saying so, no crash log, no
  * "Shutdown in progress", and the output folder exactly as it was.
  *
  * <p>The tiny model runs each phase in milliseconds, so the child holds 1.5 s at the start of each
@@ -43,7 +43,8 @@ class CliSignalTest {
                 Arguments.of("writing", "INT", "onnx"),
                 Arguments.of("loading model", "TERM", "onnx"),
                 Arguments.of("step 3/", "TERM", "onnx"),
-                Arguments.of("writing", "TERM", "onnx"));
+                Arguments.of("writing", "TERM", "onnx"),
+                Arguments.of("step 3/", "HUP", "onnx"));
     }
 
     @ParameterizedTest(name = "SIG{1} at ''{0}'' ({2})")
@@ -62,7 +63,11 @@ class CliSignalTest {
             assertTrue(p.awaitErrLine(l -> l.startsWith(phase), 240), "phase '" + phase + "' never began:\n" + p.err());
             p.signal(signal);
             CliProcess.Result r = p.await(240);
-            int expected = signal.equals("INT") ? 130 : 143;
+            int expected = switch (signal) {
+                case "INT" -> 130;
+                case "TERM" -> 143;
+                default -> 129; // HUP
+            };
             assertEquals(expected, r.code(), r.err());
             List<String> notes = r.err().lines().filter(l -> l.startsWith("cyclediffusion: interrupted")).toList();
             assertEquals(1, notes.size(), r.err());
