@@ -13,7 +13,9 @@ import org.cyclediffusion.core.conformance.BackendConformanceSuite;
 import org.cyclediffusion.core.image.ImageFiles;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
+import org.cyclediffusion.core.pipeline.EditRequest;
 import org.cyclediffusion.core.pipeline.EditResult;
+import org.cyclediffusion.core.pipeline.LatentCode;
 import org.cyclediffusion.core.pipeline.InvalidRequestException;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.tensor.FloatTensor;
@@ -87,6 +89,62 @@ class TorchPipelineParityTest {
         };
         IntermediateTrace trace = new IntermediateTrace();
         EditResult result = pipeline.edit(GoldenCases.request(c).observer(trace).build());
+        assertMatchesGolden(id, "libtorch e2e", result, trace);
+    }
+
+    /**
+     * The latent-code path: {@code encode} (source chain alone) then {@code decode} (target chain
+     * alone, two UNet calls per step instead of one stacked) gives what diffusers' edit gives, at
+     * the edit's tolerances.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"v01_basic", "v02_no_cfg", "v03_cfg7p5_car", "v04_strength1_sgs2", "v05_strength0p3_50steps_eta1",
+            "v06_reconstruction_cfg", "v07_nipp2_cfg_fixed", "v08_two_prompts_two_images", "v10_resize_lanczos_70x60", "v11_clip_skip1",
+            "v12_sd2_vpred_fixed", "v13_doc2_100steps"})
+    void encodeThenDecodeMatchesDiffusers(String id) {
+        JsonNode c = Golden.caseJson(id);
+        CycleDiffusionPipeline pipeline = "tiny-sd2".equals(c.get("model").asText()) ? sd2 : sd;
+        EditRequest request = GoldenCases.request(c).build();
+        LatentCode code = pipeline.encode(request.encodeRequest());
+        IntermediateTrace trace = new IntermediateTrace();
+        EditResult result = pipeline.decode(code, request.decodeRequest().toBuilder().observer(trace).build());
+        assertMatchesGolden(id, "libtorch encode+decode", result, trace);
+    }
+
+    /**
+     * Unpaired translation (golden w01): source chain on tiny-sd, target chain on tiny-sd-b, as the
+     * edit with a target model and as tiny-sd's code decoded by a pipeline of tiny-sd-b alone.
+     */
+    @Test
+    void twoModelTranslationMatchesTheReference() {
+        String id = "w01_two_models_cfg";
+        JsonNode c = Golden.caseJson(id);
+        EditRequest request = GoldenCases.request(c).build();
+        PipelineLoader.Options a = PipelineLoader.Options.of(Fixtures.model(c.get("model").asText())).withBackend("libtorch")
+                .withSafetyChecker(false);
+        try (CycleDiffusionPipeline ab = new PipelineLoader().load(a.withTargetModel(Fixtures.model(c.get("target_model").asText())));
+                CycleDiffusionPipeline b = open(c.get("target_model").asText())) {
+            IntermediateTrace trace = new IntermediateTrace();
+            assertMatchesGolden(id, "libtorch two models", ab.edit(request.toBuilder().observer(trace).build()), trace);
+            IntermediateTrace decodeTrace = new IntermediateTrace();
+            EditResult decoded = b.decode(sd.encode(request.encodeRequest()), request.decodeRequest().toBuilder().observer(decodeTrace).build());
+            assertMatchesGolden(id, "libtorch decode on B", decoded, decodeTrace);
+        }
+    }
+
+    /** With B = A the two-model pipeline is the one-model edit (one UNet call per chain instead of one stacked: rounding only). */
+    @Test
+    void targetModelEqualToTheSourceIsTheOneModelEdit() {
+        EditRequest request = GoldenCases.request("v07_nipp2_cfg_fixed").build();
+        PipelineLoader.Options a = PipelineLoader.Options.of(Fixtures.model("tiny-sd")).withBackend("libtorch").withSafetyChecker(false);
+        try (CycleDiffusionPipeline aa = new PipelineLoader().load(a.withTargetModel(Fixtures.model("tiny-sd")))) {
+            double[] d = TensorAssert.diffStats(aa.edit(request).imagesNp().data(), sd.edit(request).imagesNp().data());
+            System.out.printf(Locale.ROOT, "libtorch B = A vs one model: image_np max |d| %.3e mean %.3e%n", d[0], d[1]);
+            assertTrue(d[0] <= 1e-4, "B = A differs from the one-model edit by " + d[0]);
+        }
+    }
+
+    private static void assertMatchesGolden(String id, String what, EditResult result, IntermediateTrace trace) {
         try (Golden g = Golden.open("cycle_" + id)) {
             FloatTensor expected = expectedNp(g);
             FloatTensor actual = result.imagesNp();
@@ -95,8 +153,8 @@ class TorchPipelineParityTest {
             double[] d = TensorAssert.diffStats(actual.data(), expected.data());
             double[] latents = TensorAssert.diffStats(result.latents().data(), g.f32("final_latents").data());
             int levels = maxPngLevels(id, result.images(), expected, g);
-            System.out.printf(Locale.ROOT, "libtorch e2e %-30s image_np max |d| %.3e mean %.3e   final_latents max |d| %.3e   png max %d/255%n",
-                    id, d[0], d[1], latents[0], levels);
+            System.out.printf(Locale.ROOT, "%s %-30s image_np max |d| %.3e mean %.3e   final_latents max |d| %.3e   png max %d/255%n",
+                    what, id, d[0], d[1], latents[0], levels);
             if (d[0] > IMAGE_MAX || d[1] > IMAGE_MEAN) {
                 fail(String.format(Locale.ROOT, "%s: image_np max |d| %.3e (limit %.0e), mean %.3e (limit %.0e); %s",
                         id, d[0], IMAGE_MAX, d[1], IMAGE_MEAN, trace.firstDivergence(g, TRACE)));

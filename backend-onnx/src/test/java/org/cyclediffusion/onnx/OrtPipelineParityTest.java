@@ -72,6 +72,42 @@ class OrtPipelineParityTest {
         assertEquals("tiny-sd", c.get("model").asText(), id);
         Recorder rec = new Recorder();
         EditResult result = pipeline.edit(request(c).toBuilder().observer(rec).build());
+        assertMatchesGolden(id, "onnx e2e", result, rec);
+    }
+
+    /**
+     * Unpaired translation (golden w01) on the exports: source chain on tiny-sd-onnx, target chain
+     * on tiny-sd-b-onnx, as the edit with a target model and as tiny-sd's code decoded on tiny-sd-b.
+     */
+    @Test
+    void twoModelTranslationMatchesTheReference() {
+        String id = "w01_two_models_cfg";
+        EditRequest request = request(Golden.caseJson(id));
+        PipelineLoader.Options a = PipelineLoader.Options.of(Fixtures.model("tiny-sd-onnx")).withBackend("onnx").withSafetyChecker(false);
+        try (CycleDiffusionPipeline ab = new PipelineLoader().load(a.withTargetModel(Fixtures.model("tiny-sd-b-onnx")));
+                CycleDiffusionPipeline b = new PipelineLoader().load(PipelineLoader.Options.of(Fixtures.model("tiny-sd-b-onnx")).withBackend("onnx")
+                        .withSafetyChecker(false))) {
+            Recorder rec = new Recorder();
+            assertMatchesGolden(id, "onnx two models", ab.edit(request.toBuilder().observer(rec).build()), rec);
+            Recorder decodeRec = new Recorder();
+            EditResult decoded = b.decode(pipeline.encode(request.encodeRequest()), request.decodeRequest().toBuilder().observer(decodeRec).build());
+            assertMatchesGolden(id, "onnx decode on B", decoded, decodeRec);
+        }
+    }
+
+    /** With B = A the two-model pipeline is the one-model edit (separate UNet calls per chain: rounding only). */
+    @Test
+    void targetModelEqualToTheSourceIsTheOneModelEdit() {
+        EditRequest request = request(Golden.caseJson("v07_nipp2_cfg_fixed"));
+        PipelineLoader.Options a = PipelineLoader.Options.of(Fixtures.model("tiny-sd-onnx")).withBackend("onnx").withSafetyChecker(false);
+        try (CycleDiffusionPipeline aa = new PipelineLoader().load(a.withTargetModel(Fixtures.model("tiny-sd-onnx")))) {
+            double[] d = TensorAssert.diffStats(aa.edit(request).imagesNp().data(), pipeline.edit(request).imagesNp().data());
+            System.out.printf(Locale.ROOT, "onnx B = A vs one model: image_np max |d| %.3e mean %.3e%n", d[0], d[1]);
+            assertTrue(d[0] <= 1e-4, "B = A differs from the one-model edit by " + d[0]);
+        }
+    }
+
+    private static void assertMatchesGolden(String id, String what, EditResult result, Recorder rec) {
         try (Golden g = Golden.open("cycle_" + id)) {
             FloatTensor expected = expectedNp(g);
             FloatTensor actual = result.imagesNp();
@@ -79,8 +115,8 @@ class OrtPipelineParityTest {
                     List.of(actual.dim(0), actual.dim(1), actual.dim(2), actual.dim(3)), id + " image_np shape");
             double[] d = TensorAssert.diffStats(actual.data(), expected.data());
             double[] latents = TensorAssert.diffStats(result.latents().data(), g.f32("final_latents").data());
-            System.out.printf(Locale.ROOT, "onnx e2e %-32s image_np max |d| %.3e mean %.3e   final_latents max |d| %.3e%n",
-                    id, d[0], d[1], latents[0]);
+            System.out.printf(Locale.ROOT, "%s %-32s image_np max |d| %.3e mean %.3e   final_latents max |d| %.3e%n",
+                    what, id, d[0], d[1], latents[0]);
             if (d[0] > IMAGE_MAX || d[1] > IMAGE_MEAN) {
                 fail(String.format(Locale.ROOT, "%s: image_np max |d| %.3e (limit %.0e), mean %.3e (limit %.0e); %s",
                         id, d[0], IMAGE_MAX, d[1], IMAGE_MEAN, rec.firstDivergence(g)));

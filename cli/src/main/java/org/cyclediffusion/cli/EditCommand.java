@@ -59,6 +59,13 @@ final class EditCommand implements Callable<Integer> {
 
     // --- where it runs ------------------------------------------------------------------------
 
+    @Option(names = "--target-model", paramLabel = "DIR",
+            description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the source chain and its VAE.")
+    Path targetModel;
+
+    @Option(names = "--scheduler", paramLabel = "NAME", description = "Sampler, a registered _class_name (`cyclediffusion schedulers`; default: the model's).")
+    String scheduler;
+
     @Option(names = "--backend", paramLabel = "NAME", description = "onnx or libtorch (default: chosen by the folder's files).")
     String backend;
 
@@ -144,7 +151,8 @@ final class EditCommand implements Callable<Integer> {
             OutputTarget target = OutputTarget.plan(output, outputFormat, quality, rows * Math.max(1, numImages), images);
             ModelFolder folder = openModel();
             PipelineLoader loader = new PipelineLoader(Registry.discover());
-            PipelineLoader.Options options = new PipelineLoader.Options(model, backend, dev, requestedDType, !noSafetyChecker);
+            PipelineLoader.Options options = new PipelineLoader.Options(model, backend, dev, requestedDType, !noSafetyChecker, targetModel,
+                    scheduler);
             BackendProvider provider = loader.backend(folder, options);
             DType dt = requestedDType != null ? requestedDType : provider.defaultDType(dev);
             List<RgbImage> inputs = readImages(err, progress);
@@ -154,7 +162,9 @@ final class EditCommand implements Callable<Integer> {
                     .eta(eta).seed(usedSeed).clipSkip(clipSkip).outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
                     .listener(listener(progress, err, interrupts));
             EditRequest built = request.build();
-            EditPreflight.check(folder, loader.registry().scheduler(folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
+            ModelFolder targetFolder = targetModel == null ? null : ModelFolder.open(targetModel);
+            EditPreflight.check(folder, targetFolder, loader.registry().scheduler(scheduler,
+                    folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
             checkMemory(folder, provider, dt, inputs, rows * numImages);
             if (seed == null && !quiet) {
                 err.println("seed: " + Seed.toString(usedSeed));

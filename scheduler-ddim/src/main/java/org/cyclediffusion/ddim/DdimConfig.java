@@ -1,5 +1,8 @@
 package org.cyclediffusion.ddim;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
@@ -126,6 +129,34 @@ public record DdimConfig(
         config.warnUnknownKeys(IGNORED_KEYS);
         return new DdimConfig(numTrainTimesteps, betaStart, betaEnd, schedule, trainedBetas, clipSample, clipSampleRange,
                 setAlphaToOne, stepsOffset, predictionType, thresholding, ratio, sampleMaxValue, spacing, rescale);
+    }
+
+    /** The effective configuration in diffusers' key names (every default filled in), as {@code scheduler.config}. */
+    public ObjectNode toJson() {
+        ObjectNode n = JsonNodeFactory.instance.objectNode();
+        n.put("num_train_timesteps", numTrainTimesteps);
+        n.put("beta_start", betaStart);
+        n.put("beta_end", betaEnd);
+        n.put("beta_schedule", betaSchedule.configName());
+        if (trainedBetas == null) {
+            n.putNull("trained_betas");
+        } else {
+            ArrayNode a = n.putArray("trained_betas");
+            for (double b : trainedBetas) {
+                a.add(b);
+            }
+        }
+        n.put("clip_sample", clipSample);
+        n.put("clip_sample_range", clipSampleRange);
+        n.put("set_alpha_to_one", setAlphaToOne);
+        n.put("steps_offset", stepsOffset);
+        n.put("prediction_type", predictionType.configName());
+        n.put("thresholding", thresholding);
+        n.put("dynamic_thresholding_ratio", dynamicThresholdingRatio);
+        n.put("sample_max_value", sampleMaxValue);
+        n.put("timestep_spacing", timestepSpacing.configName());
+        n.put("rescale_betas_zero_snr", rescaleBetasZeroSnr);
+        return n;
     }
 
     private static Optional<PredictionType> parsePrediction(String text) {

@@ -3,9 +3,8 @@ package org.cyclediffusion.ddim;
 import java.util.Arrays;
 import java.util.Objects;
 import org.cyclediffusion.core.random.NoiseSource;
-import org.cyclediffusion.core.spi.DpmEncodable;
+import org.cyclediffusion.core.spi.DpmEncoder;
 import org.cyclediffusion.core.spi.PredictionType;
-import org.cyclediffusion.core.spi.Scheduler;
 import org.cyclediffusion.core.spi.StepOutput;
 import org.cyclediffusion.core.tensor.FloatTensor;
 
@@ -21,29 +20,42 @@ import org.cyclediffusion.core.tensor.FloatTensor;
  * sample-prediction outputs are converted with the step's own formulas before the noise is
  * recovered; x_0 is clipped or thresholded exactly as {@link #step} does; eta ≤ 0 is rejected; a
  * step with zero variance recovers zero noise instead of dividing by zero.
+ *
+ * <p>One instance is one chain. Its stochasticity η is DDIM's own option, fixed at construction and
+ * used by the SPI methods; the methods that take {@code eta} explicitly mirror diffusers' signatures.
  */
-public final class DdimScheduler implements Scheduler, DpmEncodable {
+public final class DdimScheduler implements DpmEncoder {
     private final DdimConfig config;
+    private final float eta;
     private final NoiseSchedule schedule;
     private final DynamicThresholding thresholding;
     private int numInferenceSteps;
     private int[] timesteps;
 
+    /** A chain with diffusers' default step eta, 0 (deterministic DDIM; cannot encode). */
     public DdimScheduler(DdimConfig config) {
+        this(config, 0f);
+    }
+
+    /** A chain with stochasticity {@code eta} (σ_t = η·σ_DDPM, DDIM eq. 16). */
+    public DdimScheduler(DdimConfig config, float eta) {
         this.config = Objects.requireNonNull(config, "config");
+        this.eta = eta;
         this.schedule = NoiseSchedule.of(config);
         this.thresholding = config.thresholding()
                 ? new DynamicThresholding(config.dynamicThresholdingRatio(), config.sampleMaxValue())
                 : null;
         // before set_timesteps diffusers holds every training timestep, largest first
-        this.timesteps = new int[config.numTrainTimesteps()];
-        for (int i = 0; i < timesteps.length; i++) {
-            timesteps[i] = timesteps.length - 1 - i;
-        }
+        this.timesteps = DiscreteSchedules.allTimesteps(config.numTrainTimesteps());
     }
 
     public DdimConfig config() {
         return config;
+    }
+
+    /** This chain's η. */
+    public float eta() {
+        return eta;
     }
 
     public NoiseSchedule noiseSchedule() {
@@ -62,21 +74,8 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
 
     @Override
     public void setTimesteps(int numInferenceSteps) {
-        int t = config.numTrainTimesteps();
-        if (numInferenceSteps < 1 || numInferenceSteps > t) {
-            throw new IllegalArgumentException("numInferenceSteps must be in [1, num_train_timesteps = " + t + "], found "
-                    + numInferenceSteps + " (the model was trained on " + t + " timesteps)");
-        }
-        int[] ts = config.timestepSpacing().timesteps(t, numInferenceSteps, config.stepsOffset());
-        for (int x : ts) {
-            if (x < 0 || x >= t) {
-                throw new IllegalArgumentException(config.timestepSpacing().configName() + " spacing with steps_offset "
-                        + config.stepsOffset() + " gives timestep " + x + " for " + numInferenceSteps
-                        + " steps, outside [0, " + t + "); use fewer steps or a smaller steps_offset");
-            }
-        }
+        this.timesteps = DiscreteSchedules.timesteps(config, numInferenceSteps);
         this.numInferenceSteps = numInferenceSteps;
-        this.timesteps = ts;
     }
 
     /** The steps of the last {@link #setTimesteps} call, 0 before the first. */
@@ -137,6 +136,11 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
      * it from a generator; the SPI leaves that to the caller).
      */
     @Override
+    public StepOutput step(FloatTensor modelOutput, int timestep, FloatTensor sample, FloatTensor varianceNoise) {
+        return step(modelOutput, timestep, sample, eta, varianceNoise);
+    }
+
+    /** diffusers' {@code step(model_output, timestep, sample, eta, variance_noise=…)} with an explicit η. */
     public StepOutput step(FloatTensor modelOutput, int timestep, FloatTensor sample, float eta, FloatTensor varianceNoise) {
         requireSameShape("modelOutput", modelOutput, "sample", sample);
         if (varianceNoise != null) {
@@ -157,25 +161,7 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
     /** Forward process q(x_t | x_0) = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε, one timestep per batch row (or one for all). */
     @Override
     public FloatTensor addNoise(FloatTensor originalSamples, FloatTensor noise, int[] timesteps) {
-        requireSameShape("noise", noise, "originalSamples", originalSamples);
-        int rows = originalSamples.rank() == 0 ? 1 : originalSamples.dim(0);
-        if (timesteps.length != rows && timesteps.length != 1) {
-            throw new IllegalArgumentException("addNoise: " + timesteps.length + " timesteps for " + rows
-                    + " batch rows (expected one per row, or one for all)");
-        }
-        float[] x0 = originalSamples.data();
-        float[] eps = noise.data();
-        float[] out = new float[x0.length];
-        int rowSize = originalSamples.rowSize();
-        for (int r = 0; r < rows; r++) {
-            float alphaProd = alphaCumprod(timesteps[timesteps.length == 1 ? 0 : r]);
-            float sqrtAlphaProd = TorchFloat32.sqrt(alphaProd);
-            float sqrtOneMinusAlphaProd = TorchFloat32.sqrt(1 - alphaProd);
-            for (int i = r * rowSize; i < (r + 1) * rowSize; i++) {
-                out[i] = sqrtAlphaProd * x0[i] + sqrtOneMinusAlphaProd * eps[i];
-            }
-        }
-        return new FloatTensor(out, originalSamples.shape());
+        return DiscreteSchedules.addNoise(schedule.alphasCumprod(), originalSamples, noise, timesteps);
     }
 
     /**
@@ -184,6 +170,11 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
      * When the previous timestep is ≤ 0 it returns (a copy of) x_0 and draws nothing.
      */
     @Override
+    public FloatTensor posteriorSample(FloatTensor sample, FloatTensor cleanSample, int timestep, NoiseSource noise) {
+        return posteriorSample(sample, cleanSample, timestep, eta, noise);
+    }
+
+    /** CycleDiffusion's {@code posterior_sample} with an explicit η (see {@link #posteriorSample(FloatTensor, FloatTensor, int, NoiseSource)}). */
     public FloatTensor posteriorSample(FloatTensor sample, FloatTensor cleanSample, int timestep, float eta, NoiseSource noise) {
         requireStochastic(eta, "posteriorSample");
         requireSameShape("cleanSample", cleanSample, "sample", sample);
@@ -218,6 +209,11 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
      * @throws IllegalArgumentException for eta ≤ 0, where σ_t = 0 and no noise can be recovered
      */
     @Override
+    public FloatTensor recoverNoise(FloatTensor prevSample, FloatTensor sample, int timestep, FloatTensor modelOutput) {
+        return recoverNoise(prevSample, sample, timestep, modelOutput, eta);
+    }
+
+    /** CycleDiffusion's {@code compute_noise} with an explicit η. */
     public FloatTensor recoverNoise(FloatTensor prevSample, FloatTensor sample, int timestep, FloatTensor modelOutput, float eta) {
         requireStochastic(eta, "recoverNoise");
         requireSameShape("prevSample", prevSample, "sample", sample);
@@ -329,11 +325,6 @@ public final class DdimScheduler implements Scheduler, DpmEncodable {
     }
 
     private static void requireSameShape(String name, FloatTensor t, String otherName, FloatTensor other) {
-        Objects.requireNonNull(t, name);
-        Objects.requireNonNull(other, otherName);
-        if (!Arrays.equals(t.shape(), other.shape())) {
-            throw new IllegalArgumentException(name + " has shape " + Arrays.toString(t.shape()) + ", " + otherName
-                    + " has " + Arrays.toString(other.shape()) + " (expected equal shapes)");
-        }
+        DiscreteSchedules.requireSameShape(name, t, otherName, other);
     }
 }

@@ -1,7 +1,7 @@
 package org.cyclediffusion.ddim;
 
 import org.cyclediffusion.core.config.JsonConfig;
-import org.cyclediffusion.core.spi.Scheduler;
+import org.cyclediffusion.core.spi.SchedulerFactory;
 import org.cyclediffusion.core.spi.SchedulerProvider;
 
 /** Answers to {@code "_class_name": "DDIMScheduler"} in {@code scheduler/scheduler_config.json}. */
@@ -14,7 +14,7 @@ public final class DdimSchedulerProvider implements SchedulerProvider {
     }
 
     @Override
-    public Scheduler create(JsonConfig config) {
-        return new DdimScheduler(DdimConfig.from(config));
+    public SchedulerFactory load(JsonConfig config) {
+        return new DdimSchedulerFactory(DdimConfig.from(config));
     }
 }

@@ -6,19 +6,19 @@ import java.util.Arrays;
  * Imagen's dynamic thresholding of the predicted x_0 (Saharia et al. 2022, arXiv 2205.11487, §2.3),
  * diffusers' {@code _threshold_sample}: per batch row, s = quantile(|x_0|, ratio) clamped to
  * [1, sample_max_value]; x_0 is clamped to [−s, s] and divided by s. Unsuitable for latent
- * diffusion such as Stable Diffusion, but part of the DDIM config.
+ * diffusion such as Stable Diffusion, but part of the DDIM (and DDPM) config.
  */
-final class DynamicThresholding {
+public final class DynamicThresholding {
     private final float ratio;
     private final float sampleMaxValue;
 
-    DynamicThresholding(double ratio, double sampleMaxValue) {
+    public DynamicThresholding(double ratio, double sampleMaxValue) {
         this.ratio = (float) ratio;
         this.sampleMaxValue = (float) sampleMaxValue;
     }
 
     /** Thresholds {@code x} in place, rows along axis 0 of {@code rows × rowSize} elements. */
-    void apply(float[] x, int rows) {
+    public void apply(float[] x, int rows) {
         int rowSize = x.length / rows;
         for (int r = 0; r < rows; r++) {
             int from = r * rowSize;

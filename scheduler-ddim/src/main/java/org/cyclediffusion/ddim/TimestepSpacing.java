@@ -13,7 +13,7 @@ public enum TimestepSpacing {
     /** {@code round(np.linspace(0, T−1, n))} reversed; ignores {@code steps_offset}. */
     LINSPACE {
         @Override
-        int[] timesteps(int numTrainTimesteps, int n, int stepsOffset) {
+        public int[] timesteps(int numTrainTimesteps, int n, int stepsOffset) {
             // numpy 1.24 linspace: y[i] = i·step (+ start = 0), then y[-1] = stop exactly;
             // with n = 1 the step is NaN and numpy returns [start].
             double stop = numTrainTimesteps - 1;
@@ -30,7 +30,7 @@ public enum TimestepSpacing {
     /** {@code arange(0, n)·(T // n)} reversed, plus {@code steps_offset} (Stable Diffusion's choice). */
     LEADING {
         @Override
-        int[] timesteps(int numTrainTimesteps, int n, int stepsOffset) {
+        public int[] timesteps(int numTrainTimesteps, int n, int stepsOffset) {
             int stepRatio = numTrainTimesteps / n;
             int[] out = new int[n];
             for (int i = 0; i < n; i++) {
@@ -49,7 +49,7 @@ public enum TimestepSpacing {
      */
     TRAILING {
         @Override
-        int[] timesteps(int numTrainTimesteps, int n, int stepsOffset) {
+        public int[] timesteps(int numTrainTimesteps, int n, int stepsOffset) {
             // numpy's float arange: length ceil((stop − start)/step); buffer[0] = start,
             // buffer[1] = start + step, then buffer[i] = start + i·(buffer[1] − buffer[0]).
             double step = -((double) numTrainTimesteps / n);
@@ -69,7 +69,7 @@ public enum TimestepSpacing {
     public static final String ACCEPTED = "leading, trailing or linspace";
 
     /** The schedule of {@code n} inference steps, largest first, as diffusers computes it. */
-    abstract int[] timesteps(int numTrainTimesteps, int n, int stepsOffset);
+    public abstract int[] timesteps(int numTrainTimesteps, int n, int stepsOffset);
 
     public static Optional<TimestepSpacing> parse(String text) {
         for (TimestepSpacing s : values()) {

@@ -7,13 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
+import org.cyclediffusion.core.pipeline.DiffusionModel;
 import org.cyclediffusion.core.pipeline.EditObserver;
+import org.cyclediffusion.core.pipeline.EditRequest;
+import org.cyclediffusion.core.pipeline.LatentCode;
 import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.pipeline.InvalidRequestException;
 import org.cyclediffusion.core.plugin.Registry;
@@ -32,6 +36,7 @@ import org.cyclediffusion.core.tokenizer.ClipTokenizer;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The whole pipeline against diffusers' end-to-end goldens with the networks replayed from the
@@ -45,11 +50,34 @@ class PipelineReplayTest {
     static final class ReplayModels implements Models {
         final Golden g;
         final int clipSkip;
+        /** null: the stacked batch of an edit; 0: the source chain's rows only (encode); 1: the target chain's (decode). */
+        final Integer chain;
+        final boolean guided;
         int step;
 
         ReplayModels(Golden g, int clipSkip) {
+            this(g, clipSkip, null, false);
+        }
+
+        ReplayModels(Golden g, int clipSkip, Integer chain, boolean guided) {
             this.g = g;
             this.clipSkip = clipSkip;
+            this.chain = chain;
+            this.guided = guided;
+        }
+
+        /** One chain's rows of diffusers' stacked batch: blocks [src_uncond, tgt_uncond, src_cond, tgt_cond] (or [src, tgt]). */
+        FloatTensor pick(FloatTensor stacked) {
+            if (chain == null) {
+                return stacked;
+            }
+            int blocks = guided ? 4 : 2;
+            int per = stacked.dim(0) / blocks;
+            List<FloatTensor> parts = new ArrayList<>();
+            for (int b = chain; b < blocks; b += 2) {
+                parts.add(stacked.rows(b * per, (b + 1) * per));
+            }
+            return FloatTensor.cat(parts);
         }
 
         private final TextEncoder text = new TextEncoder() {
@@ -77,7 +105,10 @@ class PipelineReplayTest {
                         }
                     }
                 }
-                // The empty prompt: bos, eos, padding.
+                // The empty prompt: bos, eos, padding; model A's own in a two-model golden.
+                if (row[0] == 49406 && row[1] == 49407 && chain != null && chain == 0 && g.has("source_negative_prompt_embeds")) {
+                    return g.f32("source_negative_prompt_embeds").row(0);
+                }
                 if (row[0] == 49406 && row[1] == 49407 && g.has("negative_prompt_embeds")) {
                     return g.f32("negative_prompt_embeds").row(0);
                 }
@@ -114,12 +145,12 @@ class PipelineReplayTest {
                 long[] ts = g.i64("timesteps");
                 assertEquals(ts[step], timestep, "timestep of step " + step);
                 if (step == 0) {
-                    assertAllClose(latents, g.f32("unet_in_step0"), 0, 0, "UNet input at step 0");
+                    assertAllClose(latents, pick(g.f32("unet_in_step0")), 0, 0, "UNet input at step 0");
                 }
                 FloatTensor all = g.f32("step_unet_out");
                 int per = all.size() / all.dim(0);
                 int[] shape = Arrays.copyOfRange(all.shape(), 1, all.rank());
-                FloatTensor out = new FloatTensor(Arrays.copyOfRange(all.data(), step * per, (step + 1) * per), shape);
+                FloatTensor out = pick(new FloatTensor(Arrays.copyOfRange(all.data(), step * per, (step + 1) * per), shape));
                 assertArrayEquals(latents.shape(), out.shape(), "UNet batch at step " + step);
                 step++;
                 return out;
@@ -238,6 +269,101 @@ class PipelineReplayTest {
                 }
                 assertAllClose(r.imagesNp().row(row), expectedNp.row(row), 0, 0, id + " image_np row " + row);
             }
+        }
+    }
+
+    /**
+     * encode + decode, through a saved and reloaded code, reproduces every intermediate of diffusers'
+     * edit bit for bit: the networks see each chain's rows of the stacked batch, and the host-side
+     * arithmetic is the edit's.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"v01_basic", "v02_no_cfg", "v03_cfg7p5_car", "v04_strength1_sgs2", "v05_strength0p3_50steps_eta1",
+            "v06_reconstruction_cfg", "v07_nipp2_cfg_fixed", "v08_two_prompts_two_images", "v10_resize_lanczos_70x60", "v11_clip_skip1",
+            "v12_sd2_vpred_fixed"})
+    void encodeThenDecodeMatchesDiffusersEdit(String id, @TempDir Path dir) {
+        JsonNode c = Golden.caseJson(id);
+        try (Golden g = Golden.open("cycle_" + id)) {
+            ModelFolder folder = ModelFolder.open(Fixtures.model(c.get("model").asText()));
+            Registry registry = Registry.discover();
+            int clipSkip = c.hasNonNull("clip_skip") ? c.get("clip_skip").asInt() : 0;
+            EditRequest edit = GoldenCases.request(c).build();
+            boolean guided = edit.guidanceScale() > 1;
+            ReplayModels a = new ReplayModels(g, clipSkip, 0, guided);
+            CycleDiffusionPipeline encoder = new CycleDiffusionPipeline(a, () -> registry.scheduler(folder),
+                    ClipTokenizer.load(folder.component("tokenizer")), null, null);
+            LatentCode code = encoder.encode(edit.encodeRequest());
+            assertEquals(g.i64("timesteps").length, a.step, "source UNet calls");
+            assertAllClose(code.startLatents(), g.f32("init_latents"), 0, 0, id + " start latents");
+            for (int i = 0; i < code.steps(); i++) {
+                assertEquals(g.i64("timesteps")[i], code.timesteps()[i]);
+                assertAllClose(code.noise(i), slice(g.f32("step_noise"), i), 0, 0, id + " z of step " + i);
+            }
+            Path file = dir.resolve("code.safetensors");
+            code.save(file);
+            LatentCode loaded = LatentCode.load(file);
+            ReplayModels b = new ReplayModels(g, clipSkip, 1, guided);
+            CycleDiffusionPipeline decoder = new CycleDiffusionPipeline(b, () -> registry.scheduler(folder),
+                    ClipTokenizer.load(folder.component("tokenizer")), null, null);
+            EditObserver obs = new EditObserver() {
+                @Override
+                public void step(int i, int t, FloatTensor unetOut, FloatTensor source, FloatTensor noise, FloatTensor latents) {
+                    assertAllClose(latents, slice(g.f32("step_latents"), i), 0, 0, id + " step " + i + " latents");
+                }
+            };
+            EditResult r = decoder.decode(loaded, edit.decodeRequest().toBuilder().observer(obs).build());
+            assertEquals(g.i64("timesteps").length, b.step, "target UNet calls");
+            assertAllClose(r.latents(), g.f32("final_latents"), 0, 0, id + " final latents");
+            FloatTensor expectedNp = g.f32("image_np");
+            JsonNode flags = g.json().get("nsfw_content_detected");
+            for (int row = 0; row < expectedNp.dim(0); row++) {
+                if (flags == null || !flags.isArray() || !flags.get(row).asBoolean()) {
+                    assertAllClose(r.imagesNp().row(row), expectedNp.row(row), 0, 0, id + " image_np row " + row);
+                }
+            }
+        }
+    }
+
+    /**
+     * Two models (golden w01: source chain on tiny-sd, target chain on tiny-sd-b): the edit with a
+     * target model, and decoding A's code on B, reproduce diffusers' two-model reference bit for bit
+     * when each model's network answers with what the reference's did.
+     */
+    @Test
+    void twoModelTranslationMatchesTheReference(@TempDir Path dir) {
+        String id = "w01_two_models_cfg";
+        JsonNode c = Golden.caseJson(id);
+        try (Golden g = Golden.open("cycle_" + id)) {
+            Registry registry = Registry.discover();
+            ModelFolder folderA = ModelFolder.open(Fixtures.model(c.get("model").asText()));
+            ModelFolder folderB = ModelFolder.open(Fixtures.model(c.get("target_model").asText()));
+            EditRequest request = GoldenCases.request(c).build();
+            boolean guided = request.guidanceScale() > 1;
+            DiffusionModel a = new DiffusionModel("tiny-sd", new ReplayModels(g, 0, 0, guided), ClipTokenizer.load(folderA.component("tokenizer")),
+                    registry.scheduler(folderA));
+            DiffusionModel b = new DiffusionModel("tiny-sd-b", new ReplayModels(g, 0, 1, guided),
+                    ClipTokenizer.load(folderB.component("tokenizer")), registry.scheduler(folderB));
+            CycleDiffusionPipeline p = new CycleDiffusionPipeline(a, b, null, null);
+            EditObserver obs = new EditObserver() {
+                @Override
+                public void step(int i, int t, FloatTensor unetOut, FloatTensor source, FloatTensor noise, FloatTensor latents) {
+                    assertAllClose(source, slice(g.f32("step_source_latents"), i), 0, 0, id + " step " + i + " source latents");
+                    assertAllClose(noise, slice(g.f32("step_noise"), i), 0, 0, id + " step " + i + " recovered noise");
+                    assertAllClose(latents, slice(g.f32("step_latents"), i), 0, 0, id + " step " + i + " latents");
+                }
+            };
+            EditResult r = p.edit(request.toBuilder().observer(obs).build());
+            assertAllClose(r.imagesNp(), g.f32("image_np"), 0, 0, id + " image_np");
+
+            // The same translation as a code made on A, saved, and decoded by a pipeline of B alone.
+            CycleDiffusionPipeline onA = new CycleDiffusionPipeline(new ReplayModels(g, 0, 0, guided), () -> registry.scheduler(folderA),
+                    a.tokenizer(), null, null);
+            Path file = dir.resolve("a.safetensors");
+            onA.encode(request.encodeRequest()).save(file);
+            CycleDiffusionPipeline onB = new CycleDiffusionPipeline(new ReplayModels(g, 0, 1, guided), () -> registry.scheduler(folderB),
+                    b.tokenizer(), null, null);
+            EditResult decoded = onB.decode(LatentCode.load(file), request.decodeRequest());
+            assertAllClose(decoded.imagesNp(), g.f32("image_np"), 0, 0, id + " image_np decoded on B");
         }
     }
 

@@ -1,73 +1,145 @@
 package org.cyclediffusion.core.pipeline;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Supplier;
+import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.image.VaeImageProcessor;
 import org.cyclediffusion.core.random.NoiseSource;
 import org.cyclediffusion.core.random.TorchGenerator;
 import org.cyclediffusion.core.spi.Conditioning;
-import org.cyclediffusion.core.spi.DpmEncodable;
+import org.cyclediffusion.core.spi.DpmEncoder;
+import org.cyclediffusion.core.spi.DpmEncoding;
 import org.cyclediffusion.core.spi.EditPhase;
 import org.cyclediffusion.core.spi.LatentDistribution;
 import org.cyclediffusion.core.spi.Models;
 import org.cyclediffusion.core.spi.ProgressListener;
 import org.cyclediffusion.core.spi.SafetyChecker;
 import org.cyclediffusion.core.spi.SafetyVerdict;
+import org.cyclediffusion.core.spi.SamplerOptions;
 import org.cyclediffusion.core.spi.Scheduler;
+import org.cyclediffusion.core.spi.SchedulerFactory;
+import org.cyclediffusion.core.spi.UNet;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.tokenizer.ClipTokenizer;
 
 /**
- * CycleDiffusion: zero-shot image editing with a text-to-image diffusion model through the
- * DPM-Encoder (Wu and De la Torre, "Unifying Diffusion Models' Latent Space, with Applications to
- * CycleDiffusion and Guidance", arXiv 2210.05559), as diffusers' {@code CycleDiffusionPipeline}
- * v0.23.0 computes it, with the corrections of DESIGN §4.
+ * CycleDiffusion: zero-shot image editing and unpaired translation with text-to-image diffusion
+ * models through the DPM-Encoder (Wu and De la Torre, "Unifying Diffusion Models' Latent Space,
+ * with Applications to CycleDiffusion and Guidance", arXiv 2210.05559), as diffusers'
+ * {@code CycleDiffusionPipeline} v0.23.0 computes it, with the corrections of DESIGN §4.
  *
  * <p>Two chains run side by side. The source chain never uses the model to move: it is sampled
  * from the posterior q(x_{t−1} | x_t, x_0) of the input image's clean latents, so it stays on that
  * image's trajectory. At each step the noise z_t that would have produced that move from the
- * source prediction is recovered exactly (the DPM-Encoder's latent code) and drives the target
- * chain's stochastic DDIM step under the target prompt. With the target prompt equal to the source
- * prompt the target chain therefore reproduces the input.
+ * source prediction is recovered exactly; the start latents and these z_t are the image's latent
+ * code ({@link #encode}). The target chain runs the sampler's stochastic steps under the target
+ * prompt with that noise ({@link #decode}). With the target prompt equal to the source prompt the
+ * target chain reproduces the input. {@link #edit} is {@code decode(encode(…))} with, when one
+ * model runs both chains, one UNet call per step carrying both.
  *
- * <p>Not thread-safe per instance; one edit at a time. Does not own the models it is given unless
+ * <p>With two models the source chain runs on model A (its text encoder, its "" embedding, its
+ * UNet, its VAE for the image latents and for decoding) and the target chain on model B (its text
+ * encoder and "", its UNet); B's safety checker checks the output.
+ *
+ * <p>Not thread-safe per instance; one call at a time. Does not own the models it is given unless
  * built by {@link PipelineLoader}.
  */
 public class CycleDiffusionPipeline implements AutoCloseable {
-    private final Models models;
-    private final Supplier<Scheduler> schedulers;
-    private final ClipTokenizer tokenizer;
+    private final DiffusionModel source;
+    private final DiffusionModel target;
+    private final DpmEncoding encoding;
     private final SafetyChecker safetyChecker;
     private final VaeImageProcessor imageProcessor;
     private final AutoCloseable owned;
 
     /**
-     * @param schedulers    a fresh scheduler per edit (schedulers are stateful)
+     * One model for both chains.
+     *
+     * @param schedulers    the model's sampler definition (asked once)
      * @param safetyChecker null to run without one
      * @param owned         closed with this pipeline (the models and checker when a loader built it), or null
      */
-    public CycleDiffusionPipeline(Models models, Supplier<Scheduler> schedulers, ClipTokenizer tokenizer, SafetyChecker safetyChecker,
+    public CycleDiffusionPipeline(Models models, Supplier<SchedulerFactory> schedulers, ClipTokenizer tokenizer, SafetyChecker safetyChecker,
             AutoCloseable owned) {
-        this.models = Objects.requireNonNull(models, "models");
-        this.schedulers = Objects.requireNonNull(schedulers, "schedulers");
-        this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
+        this(new DiffusionModel(Objects.requireNonNull(models, "models").description(), models, tokenizer, schedulers.get()), null,
+                safetyChecker, owned);
+    }
+
+    /**
+     * @param source        model A: the source chain, the image latents and the decoding VAE
+     * @param target        model B for the target chain, or null (or {@code source}) for a one-model edit
+     * @param safetyChecker the checker of the target model, or null to run without one
+     * @param owned         closed with this pipeline, or null
+     * @throws ConfigException when the source sampler cannot encode, or A and B do not share a latent space and noise schedule
+     */
+    public CycleDiffusionPipeline(DiffusionModel source, DiffusionModel target, SafetyChecker safetyChecker, AutoCloseable owned) {
+        this.source = Objects.requireNonNull(source, "source");
+        this.target = target == null ? source : target;
+        this.encoding = source.scheduler().dpmEncoding().orElseThrow(() -> new ConfigException("scheduler " + source.scheduler().className()
+                + " of " + source.name() + " cannot be used for CycleDiffusion: it offers no posterior sample and noise recovery"
+                + " (DpmEncoding); choose one that does, e.g. DDIMScheduler or DDPMScheduler"));
+        if (this.target != source) {
+            requireSharedLatentSpace(source, this.target);
+        }
         this.safetyChecker = safetyChecker;
-        this.imageProcessor = new VaeImageProcessor(models.vae().scaleFactor());
+        this.imageProcessor = new VaeImageProcessor(source.models().vae().scaleFactor());
         this.owned = owned;
     }
 
+    /**
+     * Unpaired translation needs one latent space and one noise process: the same latent channels,
+     * VAE scaling factor, sampler class and training betas. Fails naming both models and both values.
+     */
+    static void requireSharedLatentSpace(DiffusionModel a, DiffusionModel b) {
+        String both = "source model " + a.name() + " and target model " + b.name();
+        int ca = a.models().unet().inChannels();
+        int cb = b.models().unet().inChannels();
+        if (ca != cb) {
+            throw new ConfigException(both + " do not share a latent space: latent channels " + ca + " vs " + cb);
+        }
+        float sa = a.models().vae().scalingFactor();
+        float sb = b.models().vae().scalingFactor();
+        if (sa != sb) {
+            throw new ConfigException(both + " do not share a latent space: VAE scaling_factor " + sa + " vs " + sb);
+        }
+        if (a.models().vae().scaleFactor() != b.models().vae().scaleFactor()) {
+            throw new ConfigException(both + " do not share a latent space: VAE down-sampling " + a.models().vae().scaleFactor() + " vs "
+                    + b.models().vae().scaleFactor());
+        }
+        if (!a.scheduler().className().equals(b.scheduler().className())) {
+            throw new ConfigException(both + " use different samplers (" + a.scheduler().className() + " vs " + b.scheduler().className()
+                    + "): the latent code is the noise of one sampler; choose one for both (--scheduler)");
+        }
+        if (!a.scheduler().noiseScheduleDigest().equals(b.scheduler().noiseScheduleDigest())) {
+            throw new ConfigException(both + " do not share a noise schedule (betas and num_train_timesteps of scheduler/scheduler_config.json):"
+                    + " " + a.scheduler().noiseScheduleDigest() + " vs " + b.scheduler().noiseScheduleDigest());
+        }
+    }
+
+    /** The source model's networks (the only ones in a one-model pipeline). */
     public Models models() {
-        return models;
+        return source.models();
+    }
+
+    public DiffusionModel sourceModel() {
+        return source;
+    }
+
+    /** The target chain's model (the source model in a one-model pipeline). */
+    public DiffusionModel targetModel() {
+        return target;
     }
 
     public ClipTokenizer tokenizer() {
-        return tokenizer;
+        return source.tokenizer();
     }
 
     public Optional<SafetyChecker> safetyChecker() {
@@ -78,149 +150,406 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         return imageProcessor;
     }
 
-    /** Runs one edit. Every parameter is validated before any model runs. */
+    /**
+     * Runs one edit: {@code decode(encode(r.encodeRequest()), r.decodeRequest())}, with both chains in
+     * step. Every parameter is validated before any model runs. One model: one UNet call per step
+     * with all branches stacked ([src_uncond, tgt_uncond, src_cond, tgt_cond]), diffusers' batch.
+     */
     public EditResult edit(EditRequest request) {
         long t0 = System.nanoTime();
-        Scheduler scheduler = schedulers.get();
-        Plan plan = Plan.of(request, scheduler);
-        DpmEncodable dpm = (DpmEncodable) scheduler;
+        Plan plan = Plan.of(request);
+        EncodeRequest er = request.encodeRequest();
+        DecodeRequest dr = request.decodeRequest();
+        SamplerOptions options = new SamplerOptions(request.eta());
+        DpmEncoder encoder = encoder(options);
+        Scheduler targetScheduler = target.scheduler().create(options);
         EditObserver obs = request.observer();
-        NoiseSource noise = request.noise() != null ? request.noise() : new TorchGenerator(request.seed());
-        int rows = plan.rows();
-        int n = request.numImagesPerPrompt();
-        int batch = rows * n;
+        Inputs in = inputs(er, target.models().unet());
+        int batch = plan.rows() * request.numImagesPerPrompt();
 
-        // 1. Images to pixels, checked against what the UNet can take before any network runs.
+        phase(request.listener(), EditPhase.ENCODING_PROMPT);
+        warnTruncated(request.listener(), target, plan.prompts());
+        warnTruncated(request.listener(), source, plan.sourcePrompts());
+        long tp = System.nanoTime();
+        Embeddings src = sourceEmbeddings(plan, er);
+        Embeddings tgt = targetEmbeddings(plan, dr, request.numImagesPerPrompt(), src);
+        double promptMillis = millisSince(tp);
+
+        int[] timesteps = schedule(encoder, er);
+        requireSameTimesteps(targetScheduler, er.numInferenceSteps(), er.strength(), timesteps, "the source model's " + encoder.getClass().getSimpleName(),
+                "target model " + target.name());
+        long te = System.nanoTime();
+        NoiseSource noise = noise(er);
+        SourceChain sourceChain = startSourceChain(encoder, in, plan, er, timesteps[0], noise);
+        TargetChain targetChain = new TargetChain(targetScheduler, sourceChain.latents());
+        double encodeMillis = millisSince(te);
+
+        double[] stepMillis = new double[timesteps.length];
+        double schedulerMillis = 0;
+        boolean guided = plan.guided();
+        boolean stacked = target == source;
+        phase(request.listener(), EditPhase.DENOISING);
+        UNet unetA = source.models().unet();
+        UNet unetB = target.models().unet();
+        try (Conditioning condA = unetA.condition(stacked ? stackedStates(src, tgt, guided) : chainStates(src, guided));
+                Conditioning condB = stacked ? null : unetB.condition(chainStates(tgt, guided))) {
+            for (int i = 0; i < timesteps.length; i++) {
+                long ts = System.nanoTime();
+                int t = timesteps[i];
+                FloatTensor x = targetChain.modelInput(t);
+                FloatTensor xs = sourceChain.modelInput(t);
+                FloatTensor out;
+                FloatTensor sourcePred;
+                FloatTensor pred;
+                long tm;
+                if (stacked) {
+                    out = unetA.predict(guided ? FloatTensor.cat(xs, x, xs, x) : FloatTensor.cat(xs, x), t, condA);
+                    tm = System.nanoTime();
+                    if (guided) {
+                        // Classifier-free guidance: ε̂ = ε(∅) + g·(ε(c) − ε(∅)), per chain with its own scale.
+                        sourcePred = guide(out.rows(0, batch), out.rows(2 * batch, 3 * batch), request.sourceGuidanceScale());
+                        pred = guide(out.rows(batch, 2 * batch), out.rows(3 * batch, 4 * batch), request.guidanceScale());
+                    } else {
+                        sourcePred = out.rows(0, batch);
+                        pred = out.rows(batch, 2 * batch);
+                    }
+                } else {
+                    FloatTensor outA = unetA.predict(guided ? FloatTensor.cat(xs, xs) : xs, t, condA);
+                    FloatTensor outB = unetB.predict(guided ? FloatTensor.cat(x, x) : x, t, condB);
+                    tm = System.nanoTime();
+                    out = guided
+                            ? FloatTensor.cat(outA.rows(0, batch), outB.rows(0, batch), outA.rows(batch, 2 * batch), outB.rows(batch, 2 * batch))
+                            : FloatTensor.cat(outA, outB);
+                    sourcePred = guided ? guide(outA.rows(0, batch), outA.rows(batch, 2 * batch), request.sourceGuidanceScale()) : outA;
+                    pred = guided ? guide(outB.rows(0, batch), outB.rows(batch, 2 * batch), request.guidanceScale()) : outB;
+                }
+                FloatTensor z = sourceChain.advance(t, sourcePred);
+                targetChain.advance(t, pred, z);
+                schedulerMillis += millisSince(tm);
+                stepMillis[i] = millisSince(ts);
+                obs.step(i, t, out, sourceChain.latents(), z, targetChain.latents());
+                progress(request.listener(), request.callbackSteps(), i, timesteps.length, t, targetChain.latents());
+            }
+        }
+        return finish(targetChain.latents(), request.outputType(), obs, request.listener(), promptMillis, encodeMillis, stepMillis,
+                schedulerMillis, t0);
+    }
+
+    /**
+     * The DPM-Encoder alone: runs the source chain and returns the latent code of the images. Draws
+     * every random number an edit draws, in the same order.
+     */
+    public LatentCode encode(EncodeRequest request) {
+        Plan plan = Plan.of(request);
+        DpmEncoder encoder = encoder(new SamplerOptions(request.eta()));
+        EditObserver obs = request.observer();
+        Inputs in = inputs(request, null);
+        phase(request.listener(), EditPhase.ENCODING_PROMPT);
+        warnTruncated(request.listener(), source, plan.sourcePrompts());
+        Embeddings src = sourceEmbeddings(plan, request);
+        int[] timesteps = schedule(encoder, request);
+        SourceChain chain = startSourceChain(encoder, in, plan, request, timesteps[0], noise(request));
+        FloatTensor start = chain.latents();
+        int batch = start.dim(0);
+        boolean guided = plan.guided();
+        float[] noises = new float[timesteps.length * start.size()];
+        UNet unet = source.models().unet();
+        phase(request.listener(), EditPhase.DENOISING);
+        try (Conditioning cond = unet.condition(chainStates(src, guided))) {
+            for (int i = 0; i < timesteps.length; i++) {
+                int t = timesteps[i];
+                FloatTensor xs = chain.modelInput(t);
+                FloatTensor out = unet.predict(guided ? FloatTensor.cat(xs, xs) : xs, t, cond);
+                FloatTensor pred = guided ? guide(out.rows(0, batch), out.rows(batch, 2 * batch), request.sourceGuidanceScale()) : out;
+                FloatTensor z = chain.advance(t, pred);
+                System.arraycopy(z.data(), 0, noises, i * start.size(), start.size());
+                obs.step(i, t, out, chain.latents(), z, null);
+                progress(request.listener(), request.callbackSteps(), i, timesteps.length, t, chain.latents());
+            }
+        }
+        int[] noiseShape = new int[5];
+        noiseShape[0] = timesteps.length;
+        System.arraycopy(start.shape(), 0, noiseShape, 1, 4);
+        return new LatentCode(source.scheduler().className(), source.scheduler().noiseScheduleDigest(), source.scheduler().configDigest(),
+                timesteps, request.numInferenceSteps(), request.strength(), request.eta(), start, new FloatTensor(noises, noiseShape),
+                in.height(), in.width(), plan.rows(), request.numImagesPerPrompt(), source.models().vae().scalingFactor(), source.name(),
+                encodeParameters(plan, request));
+    }
+
+    /**
+     * Runs the target chain of the pipeline's target model from a latent code, under the target
+     * prompts. Draws nothing. Fails before any network runs when the code was made by another
+     * sampler or noise schedule, with other timesteps, or in a latent space this model does not take.
+     */
+    public EditResult decode(LatentCode code, DecodeRequest request) {
+        long t0 = System.nanoTime();
+        Objects.requireNonNull(code, "code");
+        Plan plan = Plan.of(request, code.rows());
+        Scheduler scheduler = target.scheduler().create(new SamplerOptions(code.eta()));
+        requireDecodable(code, scheduler);
+        EditObserver obs = request.observer();
+        phase(request.listener(), EditPhase.ENCODING_PROMPT);
+        warnTruncated(request.listener(), target, plan.prompts());
+        long tp = System.nanoTime();
+        Embeddings tgt = targetEmbeddings(plan, request, code.numImagesPerPrompt(), null);
+        double promptMillis = millisSince(tp);
+        int[] timesteps = code.timesteps();
+        TargetChain chain = new TargetChain(scheduler, code.startLatents());
+        obs.tensor("init_latents", code.startLatents());
+        int batch = code.batch();
+        boolean guided = plan.guided();
+        double[] stepMillis = new double[timesteps.length];
+        double schedulerMillis = 0;
+        UNet unet = target.models().unet();
+        phase(request.listener(), EditPhase.DENOISING);
+        try (Conditioning cond = unet.condition(chainStates(tgt, guided))) {
+            for (int i = 0; i < timesteps.length; i++) {
+                long ts = System.nanoTime();
+                int t = timesteps[i];
+                FloatTensor x = chain.modelInput(t);
+                FloatTensor out = unet.predict(guided ? FloatTensor.cat(x, x) : x, t, cond);
+                long tm = System.nanoTime();
+                FloatTensor pred = guided ? guide(out.rows(0, batch), out.rows(batch, 2 * batch), request.guidanceScale()) : out;
+                FloatTensor z = code.noise(i);
+                chain.advance(t, pred, z);
+                schedulerMillis += millisSince(tm);
+                stepMillis[i] = millisSince(ts);
+                obs.step(i, t, out, null, z, chain.latents());
+                progress(request.listener(), request.callbackSteps(), i, timesteps.length, t, chain.latents());
+            }
+        }
+        return finish(chain.latents(), request.outputType(), obs, request.listener(), promptMillis, 0, stepMillis, schedulerMillis, t0);
+    }
+
+    private void requireDecodable(LatentCode code, Scheduler scheduler) {
+        String ours = "target model " + target.name() + " (" + target.scheduler().className() + ")";
+        String theirs = "the code (made by " + code.model() + " with " + code.scheduler() + ")";
+        if (!code.scheduler().equals(target.scheduler().className())) {
+            throw new InvalidRequestException("code: sampled with " + code.scheduler() + ", " + ours + " samples with "
+                    + target.scheduler().className() + ": a latent code is the noise of one sampler; decode with --scheduler " + code.scheduler());
+        }
+        if (!code.noiseSchedule().equals(target.scheduler().noiseScheduleDigest())) {
+            throw new InvalidRequestException("code: noise schedule of " + theirs + " is " + code.noiseSchedule() + ", that of " + ours + " is "
+                    + target.scheduler().noiseScheduleDigest() + " (betas and num_train_timesteps must be equal)");
+        }
+        requireSameTimesteps(scheduler, code.numInferenceSteps(), code.strength(), code.timesteps(), theirs, ours);
+        int channels = target.models().unet().inChannels();
+        if (code.startLatents().dim(1) != channels) {
+            throw new InvalidRequestException("code: " + theirs + " has " + code.startLatents().dim(1) + " latent channels, " + ours + " takes "
+                    + channels);
+        }
+        float scaling = source.models().vae().scalingFactor();
+        if (code.vaeScalingFactor() != scaling) {
+            throw new InvalidRequestException("code: " + theirs + " is in a latent space of VAE scaling_factor " + code.vaeScalingFactor()
+                    + ", the decoding VAE of " + source.name() + " has " + scaling);
+        }
+        int h = code.startLatents().dim(2);
+        int w = code.startLatents().dim(3);
+        int f = source.models().vae().scaleFactor();
+        if (h * f != code.imageHeight() || w * f != code.imageWidth()) {
+            throw new InvalidRequestException("code: " + theirs + " holds " + h + "x" + w + " latents of a " + code.imageWidth() + "x"
+                    + code.imageHeight() + " image, but the VAE of " + source.name() + " down-samples by " + f);
+        }
+        try {
+            target.models().unet().checkLatentSize(h, w);
+        } catch (RuntimeException e) {
+            throw new InvalidRequestException("code: " + theirs + " holds latents of " + h + "x" + w + " (image " + code.imageWidth() + "x"
+                    + code.imageHeight() + "), which " + ours + " cannot take: " + e.getMessage());
+        }
+    }
+
+    private static void requireSameTimesteps(Scheduler scheduler, int steps, double strength, int[] expected, String theirs, String ours) {
+        scheduler.setTimesteps(steps);
+        int[] ts = Timesteps.forStrength(scheduler.timesteps(), steps, strength, scheduler.order());
+        if (!Arrays.equals(ts, expected)) {
+            throw new InvalidRequestException("timesteps of " + theirs + " are " + Arrays.toString(expected) + ", those of " + ours + " for "
+                    + steps + " steps at strength " + strength + " are " + Arrays.toString(ts) + " (timestep_spacing or steps_offset differ)");
+        }
+    }
+
+    /** The source chain's sampler, its options checked before any network runs. */
+    private DpmEncoder encoder(SamplerOptions options) {
+        try {
+            return encoding.encoder(options);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidRequestException(e.getMessage());
+        }
+    }
+
+    private static NoiseSource noise(EncodeRequest r) {
+        return r.noise() != null ? r.noise() : new TorchGenerator(r.seed());
+    }
+
+    /** Input pixels (or given latents), checked against what the UNets can take before any network runs. */
+    private record Inputs(FloatTensor pixels, FloatTensor latents, int height, int width) {
+    }
+
+    private Inputs inputs(EncodeRequest r, UNet alsoTarget) {
         FloatTensor pixels = null;
         FloatTensor givenLatents = null;
-        if (request.imageTensor() != null) {
-            FloatTensor it = request.imageTensor();
-            if (it.dim(1) == models.unet().inChannels()) {
+        Models a = source.models();
+        if (r.imageTensor() != null) {
+            FloatTensor it = r.imageTensor();
+            if (it.dim(1) == a.unet().inChannels()) {
                 givenLatents = it;
             } else {
                 pixels = it;
             }
         } else {
-            pixels = imageProcessor.preprocess(request.images());
+            pixels = imageProcessor.preprocess(r.images());
         }
-        int latentH = givenLatents != null ? givenLatents.dim(2) : pixels.dim(2) / models.vae().scaleFactor();
-        int latentW = givenLatents != null ? givenLatents.dim(3) : pixels.dim(3) / models.vae().scaleFactor();
-        models.unet().checkLatentSize(latentH, latentW);
+        int f = a.vae().scaleFactor();
+        int latentH = givenLatents != null ? givenLatents.dim(2) : pixels.dim(2) / f;
+        int latentW = givenLatents != null ? givenLatents.dim(3) : pixels.dim(3) / f;
+        a.unet().checkLatentSize(latentH, latentW);
+        if (alsoTarget != null && alsoTarget != a.unet()) {
+            alsoTarget.checkLatentSize(latentH, latentW);
+        }
         if (pixels != null) {
-            obs.tensor("image_input", pixels);
+            r.observer().tensor("image_input", pixels);
         }
+        return new Inputs(pixels, givenLatents, latentH * f, latentW * f);
+    }
 
-        // 2. Prompts to embeddings (diffusers' encode_prompt), repeated per image copy.
-        phase(request, EditPhase.ENCODING_PROMPT);
-        warnTruncated(request, plan);
-        long tp = System.nanoTime();
-        int clipSkip = request.clipSkip() == null ? 0 : request.clipSkip();
-        FloatTensor promptEmbeds = request.promptEmbeds() != null
-                ? broadcastRows(request.promptEmbeds(), rows, "promptEmbeds").repeatInterleave(n)
-                : encode(plan.prompts(), clipSkip).repeatInterleave(n);
-        FloatTensor sourceEmbeds = encode(plan.sourcePrompts(), clipSkip).repeatInterleave(n);
-        FloatTensor uncondEmbeds = null;
+    /** Prompt embeddings of one chain (repeated per image copy) and its "" embedding when guided. */
+    private record Embeddings(FloatTensor cond, FloatTensor uncond) {
+    }
+
+    private Embeddings sourceEmbeddings(Plan plan, EncodeRequest r) {
+        int clipSkip = r.clipSkip() == null ? 0 : r.clipSkip();
+        FloatTensor cond = source.encodePrompts(plan.sourcePrompts(), clipSkip).repeatInterleave(r.numImagesPerPrompt());
+        r.observer().tensor("source_prompt_embeds", cond);
+        FloatTensor uncond = plan.guided() ? negative(source, cond.dim(0), r.observer()) : null;
+        return new Embeddings(cond, uncond);
+    }
+
+    /** @param shared the source chain's embeddings when the target model is the same (its "" is reused) */
+    private Embeddings targetEmbeddings(Plan plan, DecodeRequest r, int n, Embeddings shared) {
+        int clipSkip = r.clipSkip() == null ? 0 : r.clipSkip();
+        FloatTensor cond = r.promptEmbeds() != null
+                ? broadcastRows(r.promptEmbeds(), plan.rows(), "promptEmbeds").repeatInterleave(n)
+                : target.encodePrompts(plan.prompts(), clipSkip).repeatInterleave(n);
+        r.observer().tensor("prompt_embeds", cond);
+        FloatTensor uncond = null;
         if (plan.guided()) {
-            // The negative prompt is "" for both chains, one row per batch row. diffusers encodes it
-            // from the last layer whatever clip_skip says: clip skip applies to the prompts only.
-            FloatTensor empty = encode(List.of(""), 0);
-            uncondEmbeds = broadcastRows(empty, batch, "uncond");
-            obs.tensor("negative_prompt_embeds", uncondEmbeds);
+            uncond = shared != null && target == source && shared.uncond() != null ? shared.uncond() : negative(target, cond.dim(0), r.observer());
         }
-        obs.tensor("prompt_embeds", promptEmbeds);
-        obs.tensor("source_prompt_embeds", sourceEmbeds);
-        double promptMillis = millisSince(tp);
+        return new Embeddings(cond, uncond);
+    }
 
-        // 3. Timesteps for this strength.
-        scheduler.setTimesteps(request.numInferenceSteps());
-        int[] timesteps = Timesteps.forStrength(scheduler.timesteps(), request.numInferenceSteps(), request.strength(), scheduler.order());
+    /**
+     * The negative prompt "" of a model, one row per batch row. diffusers encodes it from the last
+     * layer whatever clip_skip says: clip skip applies to the prompts only.
+     */
+    private static FloatTensor negative(DiffusionModel m, int batch, EditObserver obs) {
+        FloatTensor uncond = broadcastRows(m.encodePrompts(List.of(""), 0), batch, "uncond");
+        obs.tensor("negative_prompt_embeds", uncond);
+        return uncond;
+    }
 
-        // 4. Clean latents x0 (rng draw #1 when encoding) and the noised start x_T' (draw #2).
-        long te = System.nanoTime();
+    private static FloatTensor chainStates(Embeddings e, boolean guided) {
+        return guided ? FloatTensor.cat(e.uncond(), e.cond()) : e.cond();
+    }
+
+    private static FloatTensor stackedStates(Embeddings src, Embeddings tgt, boolean guided) {
+        return guided ? FloatTensor.cat(src.uncond(), tgt.uncond(), src.cond(), tgt.cond()) : FloatTensor.cat(src.cond(), tgt.cond());
+    }
+
+    private static int[] schedule(Scheduler scheduler, EncodeRequest r) {
+        scheduler.setTimesteps(r.numInferenceSteps());
+        return Timesteps.forStrength(scheduler.timesteps(), r.numInferenceSteps(), r.strength(), scheduler.order());
+    }
+
+    /** Clean latents x0 (rng draw #1 when encoding pixels) and the noised start x_T' (draw #2). */
+    private SourceChain startSourceChain(DpmEncoder encoder, Inputs in, Plan plan, EncodeRequest r, int firstTimestep, NoiseSource noise) {
+        EditObserver obs = r.observer();
         FloatTensor clean;
-        if (givenLatents != null) {
-            clean = givenLatents;
+        if (in.latents() != null) {
+            clean = in.latents();
         } else {
-            phase(request, EditPhase.ENCODING_IMAGE);
-            LatentDistribution dist = models.vae().encode(pixels);
+            phase(r.listener(), EditPhase.ENCODING_IMAGE);
+            LatentDistribution dist = source.models().vae().encode(in.pixels());
             obs.tensor("vae_mean", dist.mean());
             obs.tensor("vae_logvar", dist.logvar());
-            clean = scale(dist.sample(noise), models.vae().scalingFactor());
+            clean = scale(dist.sample(noise), source.models().vae().scalingFactor());
         }
         // One latent per distinct image, drawn before repetition (diffusers' draw order); then
         // broadcast to the rows and repeated per copy, so row i·n + k belongs to image i.
-        clean = broadcastRows(clean, rows, "image").repeatInterleave(n);
+        clean = broadcastRows(clean, plan.rows(), "image").repeatInterleave(r.numImagesPerPrompt());
         obs.tensor("clean_latents", clean);
-        int[] latentTimestep = new int[batch];
-        Arrays.fill(latentTimestep, timesteps[0]);
-        FloatTensor startNoise = noise.randn(clean.shape());
-        FloatTensor latents = scheduler.addNoise(clean, startNoise, latentTimestep);
-        FloatTensor sourceLatents = latents;
-        obs.tensor("init_latents", latents);
-        double encodeMillis = millisSince(te);
+        int[] latentTimestep = new int[clean.dim(0)];
+        Arrays.fill(latentTimestep, firstTimestep);
+        FloatTensor start = encoder.addNoise(clean, noise.randn(clean.shape()), latentTimestep);
+        obs.tensor("init_latents", start);
+        return new SourceChain(encoder, clean, start, noise);
+    }
 
-        // 5. The denoising loop: one UNet call per step with every branch stacked.
-        FloatTensor hiddenStates = plan.guided()
-                ? FloatTensor.cat(uncondEmbeds, uncondEmbeds, sourceEmbeds, promptEmbeds)
-                : FloatTensor.cat(sourceEmbeds, promptEmbeds);
-        float eta = (float) request.eta();
-        double[] stepMillis = new double[timesteps.length];
-        phase(request, EditPhase.DENOISING);
-        double schedulerMillis = 0;
-        try (Conditioning conditioning = models.unet().condition(hiddenStates)) {
-            for (int i = 0; i < timesteps.length; i++) {
-                long ts = System.nanoTime();
-                int t = timesteps[i];
-                FloatTensor x = scheduler.scaleModelInput(latents, t);
-                FloatTensor xs = scheduler.scaleModelInput(sourceLatents, t);
-                FloatTensor unetIn = plan.guided() ? FloatTensor.cat(xs, x, xs, x) : FloatTensor.cat(xs, x);
-                FloatTensor out = models.unet().predict(unetIn, t, conditioning);
-                long tm = System.nanoTime();
-                FloatTensor sourcePred;
-                FloatTensor pred;
-                if (plan.guided()) {
-                    // Classifier-free guidance: ε̂ = ε(∅) + g·(ε(c) − ε(∅)), per chain with its own scale.
-                    sourcePred = guide(out.rows(0, batch), out.rows(2 * batch, 3 * batch), request.sourceGuidanceScale());
-                    pred = guide(out.rows(batch, 2 * batch), out.rows(3 * batch, 4 * batch), request.guidanceScale());
-                } else {
-                    sourcePred = out.rows(0, batch);
-                    pred = out.rows(batch, 2 * batch);
-                }
-                // DPM-Encoder: the source chain follows the posterior of the input's clean latents,
-                // and z_t is the noise that makes the sampler's own step land there.
-                FloatTensor prevSource = dpm.posteriorSample(sourceLatents, clean, t, eta, noise);
-                FloatTensor z = dpm.recoverNoise(prevSource, sourceLatents, t, sourcePred, eta);
-                sourceLatents = prevSource;
-                latents = scheduler.step(pred, t, latents, eta, z).prevSample();
-                schedulerMillis += millisSince(tm);
-                stepMillis[i] = millisSince(ts);
-                obs.step(i, t, out, sourceLatents, z, latents);
-                if (request.listener() != null && i % request.callbackSteps() == 0
-                        && !request.listener().onStep(i, timesteps.length, t, latents)) {
-                    throw new EditCancelledException(i, timesteps.length);
-                }
+    /** Tells the listener a phase begins; it may cancel before the phase runs any network. */
+    private static void phase(ProgressListener listener, EditPhase phase) {
+        if (listener != null && !listener.onPhase(phase)) {
+            throw new EditCancelledException(phase);
+        }
+    }
+
+    /** diffusers' warning for prompts longer than CLIP takes, with the text the model never sees. */
+    private static void warnTruncated(ProgressListener listener, DiffusionModel model, List<String> prompts) {
+        ProgressListener l = listener != null ? listener : (step, total, t, latents) -> true;
+        for (String prompt : new LinkedHashSet<>(prompts)) {
+            String dropped = model.tokenizer().truncatedText(prompt);
+            if (!dropped.isEmpty()) {
+                l.onWarning("The following part of your input was truncated because CLIP can only handle sequences up to "
+                        + model.tokenizer().maxLength() + " tokens: ['" + dropped + "']");
             }
         }
+    }
+
+    private static void progress(ProgressListener listener, int every, int i, int total, int t, FloatTensor latents) {
+        if (listener != null && i % every == 0 && !listener.onStep(i, total, t, latents)) {
+            throw new EditCancelledException(i, total);
+        }
+    }
+
+    private static ObjectNode encodeParameters(Plan plan, EncodeRequest r) {
+        ObjectNode p = new ObjectMapper().createObjectNode();
+        ArrayNode sp = p.putArray("source_prompts");
+        plan.sourcePrompts().forEach(sp::add);
+        p.put("strength", r.strength());
+        p.put("num_inference_steps", r.numInferenceSteps());
+        p.put("source_guidance_scale", r.sourceGuidanceScale());
+        p.put("source_guided", plan.guided());
+        p.put("eta", r.eta());
+        p.put("num_images_per_prompt", r.numImagesPerPrompt());
+        if (r.noise() == null) {
+            p.put("seed", r.seed());
+        }
+        if (r.clipSkip() != null) {
+            p.put("clip_skip", r.clipSkip());
+        }
+        return p;
+    }
+
+    /** Decode with the source model's VAE, check with the target model's checker, post-process. */
+    private EditResult finish(FloatTensor latents, OutputType outputType, EditObserver obs, ProgressListener listener, double promptMillis,
+            double encodeMillis, double[] stepMillis, double schedulerMillis, long t0) {
         obs.tensor("final_latents", latents);
-        if (request.outputType() == OutputType.LATENT) {
+        if (outputType == OutputType.LATENT) {
             return new EditResult(List.of(), null, latents, Optional.empty(),
                     new Timings(promptMillis, encodeMillis, stepMillis, schedulerMillis, 0, 0, millisSince(t0)));
         }
-
-        // 6. Decode, check, post-process.
-        phase(request, EditPhase.DECODING);
+        phase(listener, EditPhase.DECODING);
         long td = System.nanoTime();
-        FloatTensor decodeInput = divide(latents, models.vae().scalingFactor());
+        FloatTensor decodeInput = divide(latents, source.models().vae().scalingFactor());
         obs.tensor("vae_decode_input", decodeInput);
-        FloatTensor decoded = models.vae().decode(decodeInput);
+        FloatTensor decoded = source.models().vae().decode(decodeInput);
         obs.tensor("decoded", decoded);
         double decodeMillis = millisSince(td);
         long tsafe = System.nanoTime();
+        int batch = latents.dim(0);
         Optional<List<SafetyVerdict>> verdicts = Optional.empty();
         boolean[] denormalize = new boolean[batch];
         Arrays.fill(denormalize, true);
         if (safetyChecker != null) {
-            phase(request, EditPhase.SAFETY_CHECK);
+            phase(listener, EditPhase.SAFETY_CHECK);
             List<SafetyVerdict> v = safetyChecker.check(decoded);
             verdicts = Optional.of(v);
             decoded = decoded.copy();
@@ -239,32 +568,6 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         List<RgbImage> images = imageProcessor.toRgbImages(np);
         return new EditResult(images, np, latents, verdicts,
                 new Timings(promptMillis, encodeMillis, stepMillis, schedulerMillis, decodeMillis, safetyMillis, millisSince(t0)));
-    }
-
-    /** Tells the listener a phase begins; it may cancel before the phase runs any network. */
-    private static void phase(EditRequest request, EditPhase phase) {
-        if (request.listener() != null && !request.listener().onPhase(phase)) {
-            throw new EditCancelledException(phase);
-        }
-    }
-
-    /** diffusers' warning for prompts longer than CLIP takes, with the text the model never sees. */
-    private void warnTruncated(EditRequest request, Plan plan) {
-        ProgressListener listener = request.listener() != null ? request.listener() : (step, total, t, latents) -> true;
-        Set<String> seen = new LinkedHashSet<>(plan.prompts());
-        seen.addAll(plan.sourcePrompts());
-        for (String prompt : seen) {
-            String dropped = tokenizer.truncatedText(prompt);
-            if (!dropped.isEmpty()) {
-                listener.onWarning("The following part of your input was truncated because CLIP can only handle sequences up to "
-                        + tokenizer.maxLength() + " tokens: ['" + dropped + "']");
-            }
-        }
-    }
-
-    private FloatTensor encode(List<String> prompts, int clipSkip) {
-        long[][] ids = tokenizer.encode(prompts);
-        return models.textEncoder().encode(ids, clipSkip);
     }
 
     /** One row for every row, or exactly {@code rows} rows. */

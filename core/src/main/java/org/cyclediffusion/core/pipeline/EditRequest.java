@@ -74,6 +74,27 @@ public record EditRequest(
         return new Builder();
     }
 
+    /**
+     * The source half of this edit; with {@link #decodeRequest()} it is the edit:
+     * {@code edit(r)} equals {@code decode(encode(r.encodeRequest()), r.decodeRequest())}. The source
+     * chain is guided whenever the target chain is, as in diffusers, and a single source prompt is
+     * repeated for every target prompt, so the code has one row (and its own noise) per edit row.
+     */
+    public EncodeRequest encodeRequest() {
+        int promptRows = promptEmbeds != null && promptEmbeds.rank() == 3 ? promptEmbeds.dim(0) : prompts.size();
+        List<String> sources = sourcePrompts;
+        if (sources.size() == 1 && promptRows > 1) {
+            sources = java.util.Collections.nCopies(promptRows, sources.get(0));
+        }
+        return new EncodeRequest(sources, images, imageTensor, strength, numInferenceSteps, sourceGuidanceScale, guidanceScale > 1.0,
+                numImagesPerPrompt, eta, seed, noise, clipSkip, callbackSteps, listener, observer);
+    }
+
+    /** The target half of this edit (see {@link #encodeRequest()}). */
+    public DecodeRequest decodeRequest() {
+        return new DecodeRequest(prompts, promptEmbeds, guidanceScale, clipSkip, outputType, callbackSteps, listener, observer);
+    }
+
     public Builder toBuilder() {
         Builder b = new Builder();
         b.prompts.addAll(prompts);

@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import org.cyclediffusion.core.config.ConfigException;
-import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.config.ModelFolderContents;
 import org.cyclediffusion.core.plugin.Registry;
@@ -13,6 +12,7 @@ import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
 import org.cyclediffusion.core.spi.Models;
 import org.cyclediffusion.core.spi.SafetyChecker;
+import org.cyclediffusion.core.spi.SchedulerFactory;
 import org.cyclediffusion.core.tokenizer.ClipTokenizer;
 
 /**
@@ -37,13 +37,21 @@ public final class PipelineLoader {
     }
 
     /**
-     * @param backend       backend name, or null to pick the one whose files are in the folder
+     * @param backend       backend name, or null to pick the one whose files are in each folder
      * @param dtype         null for the backend's default on that device
      * @param safetyChecker false turns the checker off (with a warning) even when the folder declares one
+     * @param targetModel   model B for unpaired translation: the target chain runs on it (its text
+     *                      encoder, its UNet) and its safety checker checks the output; null for a one-model pipeline
+     * @param scheduler     a registered {@code _class_name} to sample with instead of the folders' own, built
+     *                      from their scheduler configs as diffusers' {@code from_config}; null for the folders' own
      */
-    public record Options(Path model, String backend, Device device, DType dtype, boolean safetyChecker) {
+    public record Options(Path model, String backend, Device device, DType dtype, boolean safetyChecker, Path targetModel, String scheduler) {
         public Options {
             device = device == null ? Device.CPU : device;
+        }
+
+        public Options(Path model, String backend, Device device, DType dtype, boolean safetyChecker) {
+            this(model, backend, device, dtype, safetyChecker, null, null);
         }
 
         public static Options of(Path model) {
@@ -51,19 +59,39 @@ public final class PipelineLoader {
         }
 
         public Options withBackend(String b) {
-            return new Options(model, b, device, dtype, safetyChecker);
+            return new Options(model, b, device, dtype, safetyChecker, targetModel, scheduler);
         }
 
         public Options withDevice(Device d) {
-            return new Options(model, backend, d, dtype, safetyChecker);
+            return new Options(model, backend, d, dtype, safetyChecker, targetModel, scheduler);
         }
 
         public Options withDType(DType d) {
-            return new Options(model, backend, device, d, safetyChecker);
+            return new Options(model, backend, device, d, safetyChecker, targetModel, scheduler);
         }
 
         public Options withSafetyChecker(boolean on) {
-            return new Options(model, backend, device, dtype, on);
+            return new Options(model, backend, device, dtype, on, targetModel, scheduler);
+        }
+
+        public Options withTargetModel(Path b) {
+            return new Options(model, backend, device, dtype, safetyChecker, b, scheduler);
+        }
+
+        public Options withScheduler(String className) {
+            return new Options(model, backend, device, dtype, safetyChecker, targetModel, className);
+        }
+    }
+
+    /** One loaded model and what must be closed with it. */
+    private record Loaded(DiffusionModel model, SafetyChecker checker) implements AutoCloseable {
+        @Override
+        public void close() {
+            try (Models m = model.models()) {
+                if (checker != null) {
+                    checker.close();
+                }
+            }
         }
     }
 
@@ -87,40 +115,59 @@ public final class PipelineLoader {
     }
 
     public CycleDiffusionPipeline load(Options options) {
-        ModelFolder folder = ModelFolder.open(options.model());
-        BackendProvider backend = backend(folder, options);
-        // Read the cheap parts first so a broken scheduler or tokenizer fails before weights load.
-        JsonConfig schedulerConfig = folder.config("scheduler", "scheduler_config.json");
-        registry.scheduler(schedulerConfig);
-        ClipTokenizer tokenizer = ClipTokenizer.load(folder.component("tokenizer"));
-        DType dtype = options.dtype() != null ? options.dtype() : backend.defaultDType(options.device());
-        Models models = backend.open(folder, options.device(), dtype);
-        SafetyChecker checker = null;
+        Loaded a = open(options.model(), options, options.targetModel() == null);
+        Loaded b = null;
         try {
-            checker = safetyChecker(folder, models, options.safetyChecker());
-            SafetyChecker ownedChecker = checker;
+            if (options.targetModel() != null) {
+                b = open(options.targetModel(), options, true);
+            }
+            Loaded ownedA = a;
+            Loaded ownedB = b;
             AutoCloseable owned = () -> {
-                try (models) {
-                    if (ownedChecker != null) {
-                        ownedChecker.close();
+                try (ownedA) {
+                    if (ownedB != null) {
+                        ownedB.close();
                     }
                 }
             };
-            return new CycleDiffusionPipeline(models, () -> registry.scheduler(schedulerConfig.quietCopy()), tokenizer, checker, owned);
+            return new CycleDiffusionPipeline(a.model(), b == null ? null : b.model(), b == null ? a.checker() : b.checker(), owned);
         } catch (RuntimeException e) {
-            if (checker != null) {
+            throw closeAfter(e, b, a);
+        }
+    }
+
+    /** Closes what was opened before {@code failure}, keeping the failure first and the rest suppressed. */
+    private static RuntimeException closeAfter(RuntimeException failure, AutoCloseable... opened) {
+        for (AutoCloseable c : opened) {
+            if (c != null) {
                 try {
-                    checker.close();
-                } catch (RuntimeException suppressed) {
-                    e.addSuppressed(suppressed);
+                    c.close();
+                } catch (Exception suppressed) {
+                    failure.addSuppressed(suppressed);
                 }
             }
-            try {
-                models.close();
-            } catch (RuntimeException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
+        }
+        return failure;
+    }
+
+    private Loaded open(Path model, Options options, boolean withChecker) {
+        ModelFolder folder = ModelFolder.open(model);
+        BackendProvider backend = backend(folder, options);
+        // Read the cheap parts first so a broken scheduler or tokenizer fails before weights load.
+        SchedulerFactory scheduler = registry.scheduler(options.scheduler(), folder.config("scheduler", "scheduler_config.json"));
+        if (scheduler.dpmEncoding().isEmpty()) {
+            throw new ConfigException(folder + ": scheduler " + scheduler.className() + " cannot be used for CycleDiffusion: it offers no"
+                    + " posterior sample and noise recovery (DpmEncoding); choose one that does with --scheduler (installed: "
+                    + registry.schedulers().keySet() + ")");
+        }
+        ClipTokenizer tokenizer = ClipTokenizer.load(folder.component("tokenizer"));
+        DType dtype = options.dtype() != null ? options.dtype() : backend.defaultDType(options.device());
+        Models models = backend.open(folder, options.device(), dtype);
+        try {
+            SafetyChecker checker = withChecker ? safetyChecker(folder, models, options.safetyChecker()) : null;
+            return new Loaded(new DiffusionModel(model.toString(), models, tokenizer, scheduler), checker);
+        } catch (RuntimeException e) {
+            throw closeAfter(e, models);
         }
     }
 

@@ -2,45 +2,62 @@ package org.cyclediffusion.core.pipeline;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.cyclediffusion.core.spi.DpmEncodable;
-import org.cyclediffusion.core.spi.Scheduler;
 
 /**
  * A validated request: every check happens here, before any model runs, and each failure names
- * the parameter, the value and what was expected.
+ * the parameter, the value and what was expected. Sampler options (eta) are checked by the sampler
+ * itself when its chains are created, also before any model runs.
  *
  * @param rows          edit rows before the per-prompt copies
- * @param prompts       target prompts, one per row (empty when embeddings were given)
- * @param sourcePrompts source prompts, one per row
- * @param guided        classifier-free guidance on ({@code guidanceScale > 1}, as diffusers)
+ * @param prompts       target prompts, one per row (empty when embeddings were given, or when encoding)
+ * @param sourcePrompts source prompts, one per row (empty when decoding)
+ * @param guided        classifier-free guidance on (an edit's: {@code guidanceScale > 1}, as diffusers)
  */
 record Plan(int rows, List<String> prompts, List<String> sourcePrompts, boolean guided) {
 
-    static Plan of(EditRequest r, Scheduler scheduler) {
-        if (!(scheduler instanceof DpmEncodable)) {
-            throw new InvalidRequestException("scheduler " + scheduler.getClass().getSimpleName()
-                    + " cannot be used for CycleDiffusion: it offers no posterior sample and noise recovery (DpmEncodable); use DDIMScheduler");
-        }
+    /** An edit: both halves, rows from the prompts, the source prompts and the images together. */
+    static Plan of(EditRequest r) {
+        EncodeRequest source = r.encodeRequest();
+        DecodeRequest target = r.decodeRequest();
+        checkSourceParameters(source);
+        checkTargetParameters(target);
+        int promptCount = promptCount(target);
+        int imageCount = imageCount(source);
+        int rows = Math.max(promptCount, Math.max(r.sourcePrompts().size(), imageCount));
+        check("prompt", promptCount, rows);
+        check("sourcePrompt", r.sourcePrompts().size(), rows);
+        check("image", imageCount, rows);
+        return new Plan(rows, targetPrompts(target, rows), spread(nonNull("sourcePrompt", r.sourcePrompts()), rows), target.guided());
+    }
+
+    /** The source half alone: rows from the source prompts and the images. */
+    static Plan of(EncodeRequest r) {
+        checkSourceParameters(r);
+        int imageCount = imageCount(r);
+        int rows = Math.max(r.sourcePrompts().size(), imageCount);
+        check("sourcePrompt", r.sourcePrompts().size(), rows);
+        check("image", imageCount, rows);
+        return new Plan(rows, List.of(), spread(nonNull("sourcePrompt", r.sourcePrompts()), rows), r.guided());
+    }
+
+    /** The target half alone, for a code of {@code rows} rows. */
+    static Plan of(DecodeRequest r, int rows) {
+        checkTargetParameters(r);
+        check("prompt", promptCount(r), rows);
+        return new Plan(rows, targetPrompts(r, rows), List.of(), r.guided());
+    }
+
+    private static void checkSourceParameters(EncodeRequest r) {
         if (Double.isNaN(r.strength()) || r.strength() < 0 || r.strength() > 1) {
             throw new InvalidRequestException("strength", "strength = " + r.strength() + ": expected a value in [0, 1]");
         }
         if (r.numInferenceSteps() < 1) {
             throw new InvalidRequestException("numInferenceSteps", "numInferenceSteps = " + r.numInferenceSteps() + ": expected at least 1");
         }
-        checkSteps(r.numInferenceSteps(), scheduler);
         if ((int) (r.numInferenceSteps() * r.strength()) < 1) {
             throw new InvalidRequestException(List.of("strength", "numInferenceSteps"), "strength = " + r.strength() + " with numInferenceSteps = " + r.numInferenceSteps()
                     + " runs no denoising step (int(steps × strength) = 0): expected strength ≥ " + 1.0 / r.numInferenceSteps()
                     + " or more steps");
-        }
-        if (!(r.eta() > 0) || Double.isInfinite(r.eta())) {
-            // DESIGN §4: noise recovery divides by eta·σ_t. At eta = 0 diffusers recovers ±inf and
-            // its DDIM step then drops that noise, silently decoupling the edit from the input.
-            throw new InvalidRequestException("eta", "eta = " + r.eta() + ": CycleDiffusion needs a stochastic sampler, expected eta > 0"
-                    + " (diffusers' default is 0.1; at eta = 0 the recovered noise is a division by zero and the edit loses the input image)");
-        }
-        if (!Double.isFinite(r.guidanceScale())) {
-            throw new InvalidRequestException("guidanceScale", "guidanceScale = " + r.guidanceScale() + ": expected a finite number");
         }
         if (!Double.isFinite(r.sourceGuidanceScale())) {
             throw new InvalidRequestException("sourceGuidanceScale", "sourceGuidanceScale = " + r.sourceGuidanceScale() + ": expected a finite number");
@@ -48,14 +65,17 @@ record Plan(int rows, List<String> prompts, List<String> sourcePrompts, boolean 
         if (r.numImagesPerPrompt() < 1) {
             throw new InvalidRequestException("numImagesPerPrompt", "numImagesPerPrompt = " + r.numImagesPerPrompt() + ": expected at least 1");
         }
-        if (r.callbackSteps() < 1) {
-            throw new InvalidRequestException("callbackSteps", "callbackSteps = " + r.callbackSteps() + ": expected at least 1");
+        checkCommon(r.callbackSteps(), r.clipSkip());
+        if (r.sourcePrompts().isEmpty()) {
+            throw new InvalidRequestException("sourcePrompt", "sourcePrompt: expected at least one prompt describing the input image");
         }
-        if (r.clipSkip() != null && r.clipSkip() < 0) {
-            throw new InvalidRequestException("clipSkip", "clipSkip = " + r.clipSkip() + ": expected 0 or more (or none)");
-        }
+    }
 
-        int promptCount;
+    private static void checkTargetParameters(DecodeRequest r) {
+        if (!Double.isFinite(r.guidanceScale())) {
+            throw new InvalidRequestException("guidanceScale", "guidanceScale = " + r.guidanceScale() + ": expected a finite number");
+        }
+        checkCommon(r.callbackSteps(), r.clipSkip());
         if (r.promptEmbeds() != null) {
             if (!r.prompts().isEmpty()) {
                 throw new InvalidRequestException("give either prompts or promptEmbeds, not both");
@@ -63,17 +83,29 @@ record Plan(int rows, List<String> prompts, List<String> sourcePrompts, boolean 
             if (r.promptEmbeds().rank() != 3) {
                 throw new InvalidRequestException("promptEmbeds: expected [rows, 77, hidden], found " + r.promptEmbeds());
             }
-            promptCount = r.promptEmbeds().dim(0);
-        } else {
-            if (r.prompts().isEmpty()) {
-                throw new InvalidRequestException("prompt", "prompt: expected at least one target prompt");
-            }
-            promptCount = r.prompts().size();
+        } else if (r.prompts().isEmpty()) {
+            throw new InvalidRequestException("prompt", "prompt: expected at least one target prompt");
         }
-        if (r.sourcePrompts().isEmpty()) {
-            throw new InvalidRequestException("sourcePrompt", "sourcePrompt: expected at least one prompt describing the input image");
+    }
+
+    private static void checkCommon(int callbackSteps, Integer clipSkip) {
+        if (callbackSteps < 1) {
+            throw new InvalidRequestException("callbackSteps", "callbackSteps = " + callbackSteps + ": expected at least 1");
         }
-        int imageCount;
+        if (clipSkip != null && clipSkip < 0) {
+            throw new InvalidRequestException("clipSkip", "clipSkip = " + clipSkip + ": expected 0 or more (or none)");
+        }
+    }
+
+    private static int promptCount(DecodeRequest r) {
+        return r.promptEmbeds() != null ? r.promptEmbeds().dim(0) : r.prompts().size();
+    }
+
+    private static List<String> targetPrompts(DecodeRequest r, int rows) {
+        return spread(nonNull("prompt", r.prompts()), rows);
+    }
+
+    private static int imageCount(EncodeRequest r) {
         if (r.imageTensor() != null) {
             if (!r.images().isEmpty()) {
                 throw new InvalidRequestException("give either images or imageTensor, not both");
@@ -81,54 +113,21 @@ record Plan(int rows, List<String> prompts, List<String> sourcePrompts, boolean 
             if (r.imageTensor().rank() != 4) {
                 throw new InvalidRequestException("imageTensor: expected [B, 3, H, W] pixels or [B, 4, h, w] latents, found " + r.imageTensor());
             }
-            imageCount = r.imageTensor().dim(0);
-        } else {
-            if (r.images().isEmpty()) {
-                throw new InvalidRequestException("image", "image: expected at least one input image");
-            }
-            imageCount = r.images().size();
+            return r.imageTensor().dim(0);
         }
-        int rows = Math.max(promptCount, Math.max(r.sourcePrompts().size(), imageCount));
-        check("prompt", promptCount, rows);
-        check("sourcePrompt", r.sourcePrompts().size(), rows);
-        check("image", imageCount, rows);
-        for (String p : r.prompts()) {
-            if (p == null) {
-                throw new InvalidRequestException("prompt", "prompt: null entry");
-            }
+        if (r.images().isEmpty()) {
+            throw new InvalidRequestException("image", "image: expected at least one input image");
         }
-        for (String p : r.sourcePrompts()) {
-            if (p == null) {
-                throw new InvalidRequestException("sourcePrompt", "sourcePrompt: null entry");
-            }
-        }
-        return new Plan(rows, spread(r.prompts(), rows), spread(r.sourcePrompts(), rows), r.guidanceScale() > 1.0);
+        return r.images().size();
     }
 
-    /**
-     * The step count against the scheduler's schedule, so that every refused count gets the same
-     * range: with {@code leading} spacing and {@code steps_offset = 1} (Stable Diffusion's config)
-     * 1000 steps would reach timestep 1000, outside the trained [0, 999], so the range is [1, 999].
-     */
-    static void checkSteps(int steps, Scheduler scheduler) {
-        try {
-            scheduler.setTimesteps(steps);
-            return;
-        } catch (IllegalArgumentException e) {
-            // the largest count the schedule accepts, found the same way the refusal was
-        }
-        int max = 0;
-        for (int n = Math.min(steps - 1, scheduler.numTrainTimesteps()); n >= 1 && max == 0; n--) {
-            try {
-                scheduler.setTimesteps(n);
-                max = n;
-            } catch (IllegalArgumentException e) {
-                // keep looking
+    private static List<String> nonNull(String what, List<String> values) {
+        for (String p : values) {
+            if (p == null) {
+                throw new InvalidRequestException(what, what + ": null entry");
             }
         }
-        throw new InvalidRequestException("numInferenceSteps", "numInferenceSteps = " + steps + ": expected a value in [1, " + max
-                + "] for this model's scheduler (" + scheduler.getClass().getSimpleName() + " with num_train_timesteps = "
-                + scheduler.numTrainTimesteps() + ")");
+        return values;
     }
 
     private static void check(String what, int count, int rows) {

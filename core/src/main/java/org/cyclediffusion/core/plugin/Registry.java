@@ -17,7 +17,7 @@ import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.config.ModelFolderContents;
 import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.SafetyCheckerProvider;
-import org.cyclediffusion.core.spi.Scheduler;
+import org.cyclediffusion.core.spi.SchedulerFactory;
 import org.cyclediffusion.core.spi.SchedulerProvider;
 
 /**
@@ -88,22 +88,38 @@ public final class Registry {
         throw new ConfigException(ModelFolderContents.whyUnrecognised(folder) + " (known backends: " + backends.keySet() + ")");
     }
 
-    /** The scheduler named by {@code _class_name} in the config. */
-    public Scheduler scheduler(JsonConfig config) {
+    /** The sampler named by {@code _class_name} in the config. */
+    public SchedulerFactory scheduler(JsonConfig config) {
         String name = config.getString("_class_name", null);
         if (name == null) {
             throw new ConfigException(config.source() + ": no _class_name (expected the scheduler class, e.g. DDIMScheduler)");
         }
-        SchedulerProvider p = schedulers.get(name);
-        if (p == null) {
-            throw new ConfigException(config.source() + ": _class_name '" + name + "' has no scheduler on the class path; known: "
-                    + schedulers.keySet());
-        }
-        return p.create(config);
+        return schedulerProvider(name, config.source() + ": _class_name").load(config);
     }
 
-    /** The scheduler of a model folder, {@code scheduler/scheduler_config.json}. */
-    public Scheduler scheduler(ModelFolder folder) {
+    /**
+     * The sampler {@code className} built from another sampler's config, as diffusers'
+     * {@code Scheduler.from_config(pipe.scheduler.config)}: the training schedule carries over, keys
+     * the new class does not take are reported and ignored.
+     */
+    public SchedulerFactory scheduler(String className, JsonConfig config) {
+        if (className == null) {
+            return scheduler(config);
+        }
+        return schedulerProvider(className, "scheduler").load(config);
+    }
+
+    private SchedulerProvider schedulerProvider(String name, String where) {
+        SchedulerProvider p = schedulers.get(name);
+        if (p == null) {
+            throw new ConfigException(where + " '" + name + "' has no scheduler on the class path; known: " + schedulers.keySet()
+                    + (schedulers.isEmpty() ? " (add cyclediffusion-scheduler-ddim to the class path)" : ""));
+        }
+        return p;
+    }
+
+    /** The sampler of a model folder, {@code scheduler/scheduler_config.json}. */
+    public SchedulerFactory scheduler(ModelFolder folder) {
         return scheduler(folder.config("scheduler", "scheduler_config.json"));
     }
 }

@@ -3,8 +3,10 @@ package org.cyclediffusion.core.spi;
 import org.cyclediffusion.core.tensor.FloatTensor;
 
 /**
- * A diffusion sampler, mirroring diffusers' scheduler API in camelCase. Stateful like diffusers'
- * (the step count set by {@link #setTimesteps}); one instance per edit.
+ * The state of one sampling chain, mirroring diffusers' scheduler API in camelCase. Stateful like
+ * diffusers' (the step count set by {@link #setTimesteps}, and whatever a multistep sampler keeps
+ * between steps): every chain gets its own instance from {@link SchedulerFactory}, never a shared one.
+ * Sampler-specific knobs (DDIM's eta, a variance type) were fixed when the instance was created.
  */
 public interface Scheduler {
     /** {@code num_train_timesteps} (1000 for Stable Diffusion). */
@@ -19,7 +21,7 @@ public interface Scheduler {
     /** The timesteps of the inference schedule, in the order they run. */
     int[] timesteps();
 
-    /** Scheduler steps per model evaluation ({@code order}; 1 for DDIM). */
+    /** Scheduler steps per model evaluation ({@code order}; 1 for DDIM and DDPM). */
     default int order() {
         return 1;
     }
@@ -35,8 +37,8 @@ public interface Scheduler {
     /**
      * One reverse step x_t → x_{t−1}.
      *
-     * @param varianceNoise the noise for the stochastic part (eta &gt; 0); null to let the scheduler
-     *                      decide (DDIM then adds none).
+     * @param varianceNoise the noise z of the stochastic part (the DPM-Encoder's latent code at this
+     *                      step); null to add none
      */
-    StepOutput step(FloatTensor modelOutput, int timestep, FloatTensor sample, float eta, FloatTensor varianceNoise);
+    StepOutput step(FloatTensor modelOutput, int timestep, FloatTensor sample, FloatTensor varianceNoise);
 }

@@ -32,7 +32,7 @@ class CycleDiffusionPipelineTest {
     void setUp() {
         models = new FakeModels();
         ClipTokenizer tokenizer = ClipTokenizer.load(Fixtures.model("tiny-sd").resolve("tokenizer"));
-        pipeline = new CycleDiffusionPipeline(models, () -> new ToyDdimScheduler(1000, 0.00085, 0.012), tokenizer, null, models);
+        pipeline = new CycleDiffusionPipeline(models, ToyDdimScheduler::factory, tokenizer, null, models);
     }
 
     static RgbImage image(int w, int h, int seed) {

@@ -6,9 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
-import org.cyclediffusion.core.spi.PredictionType;
+import java.util.Optional;
+import org.cyclediffusion.core.config.ConfigException;
+import org.cyclediffusion.core.spi.DpmEncoding;
+import org.cyclediffusion.core.spi.SamplerOptions;
 import org.cyclediffusion.core.spi.Scheduler;
-import org.cyclediffusion.core.spi.StepOutput;
+import org.cyclediffusion.core.spi.SchedulerFactory;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.fakes.FakeModels;
@@ -46,7 +49,7 @@ class PlanValidationTest {
                 Arguments.of("promptEmbeds: expected", (UnaryOperator<EditRequest.Builder>) b -> b.prompt().promptEmbeds(FloatTensor.zeros(77, 8))));
     }
 
-    private static CycleDiffusionPipeline pipeline(FakeModels models, java.util.function.Supplier<Scheduler> s) {
+    private static CycleDiffusionPipeline pipeline(FakeModels models, java.util.function.Supplier<SchedulerFactory> s) {
         return new CycleDiffusionPipeline(models, s, ClipTokenizer.load(Fixtures.model("tiny-sd").resolve("tokenizer")), null, null);
     }
 
@@ -54,7 +57,7 @@ class PlanValidationTest {
     @MethodSource("badRequests")
     void rejectedBeforeAnyModelRuns(String expected, UnaryOperator<EditRequest.Builder> change) {
         FakeModels models = new FakeModels();
-        CycleDiffusionPipeline p = pipeline(models, () -> new ToyDdimScheduler(1000, 0.00085, 0.012));
+        CycleDiffusionPipeline p = pipeline(models, ToyDdimScheduler::factory);
         EditRequest.Builder b = EditRequest.builder().prompt("a cat").sourcePrompt("a dog").image(CycleDiffusionPipelineTest.image(64, 64, 1));
         InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> p.edit(change.apply(b).build()));
         assertTrue(e.getMessage().contains(expected), e.getMessage());
@@ -64,7 +67,7 @@ class PlanValidationTest {
     @Test
     void missingPromptSourceOrImage() {
         FakeModels models = new FakeModels();
-        CycleDiffusionPipeline p = pipeline(models, () -> new ToyDdimScheduler(1000, 0.00085, 0.012));
+        CycleDiffusionPipeline p = pipeline(models, ToyDdimScheduler::factory);
         assertTrue(assertThrows(InvalidRequestException.class, () -> p.edit(EditRequest.builder().sourcePrompt("a")
                 .image(CycleDiffusionPipelineTest.image(64, 64, 1)).build())).getMessage().startsWith("prompt"));
         assertTrue(assertThrows(InvalidRequestException.class, () -> p.edit(EditRequest.builder().prompt("a")
@@ -73,53 +76,39 @@ class PlanValidationTest {
                 .getMessage().startsWith("image"));
     }
 
+    /** A sampler without the DPM-Encoder capability says so when the pipeline is assembled, by name, before any edit. */
     @Test
-    void aSchedulerThatCannotBeInvertedIsRejected() {
-        Scheduler plain = new Scheduler() {
+    void aSchedulerThatCannotEncodeIsRejectedAtLoad() {
+        SchedulerFactory plain = new SchedulerFactory() {
             @Override
-            public int numTrainTimesteps() {
-                return 1000;
+            public String className() {
+                return "EulerDiscreteScheduler";
             }
 
             @Override
-            public void setTimesteps(int n) {
+            public String noiseScheduleDigest() {
+                return "sha256:0";
             }
 
             @Override
-            public int numInferenceSteps() {
-                return 0;
+            public String configDigest() {
+                return "sha256:0";
             }
 
             @Override
-            public int[] timesteps() {
-                return new int[0];
+            public Scheduler create(SamplerOptions options) {
+                throw new AssertionError("no chain may be created");
             }
 
             @Override
-            public PredictionType predictionType() {
-                return PredictionType.EPSILON;
-            }
-
-            @Override
-            public FloatTensor scaleModelInput(FloatTensor sample, int timestep) {
-                return sample;
-            }
-
-            @Override
-            public FloatTensor addNoise(FloatTensor o, FloatTensor n, int[] t) {
-                return o;
-            }
-
-            @Override
-            public StepOutput step(FloatTensor m, int t, FloatTensor s, float eta, FloatTensor v) {
-                return null;
+            public Optional<DpmEncoding> dpmEncoding() {
+                return Optional.empty();
             }
         };
         FakeModels models = new FakeModels();
-        CycleDiffusionPipeline p = pipeline(models, () -> plain);
-        InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> p.edit(EditRequest.builder().prompt("a")
-                .sourcePrompt("b").image(CycleDiffusionPipelineTest.image(64, 64, 1)).build()));
-        assertTrue(e.getMessage().contains("DpmEncodable"), e.getMessage());
+        ConfigException e = assertThrows(ConfigException.class, () -> pipeline(models, () -> plain));
+        assertTrue(e.getMessage().contains("EulerDiscreteScheduler") && e.getMessage().contains("cannot be used for CycleDiffusion"),
+                e.getMessage());
         assertEquals(0, models.unetCalls.get());
     }
 }

@@ -17,7 +17,7 @@ class RegistryTest {
         Registry r = Registry.discover();
         assertTrue(r.schedulers().containsKey(ToyDdimScheduler.CLASS_NAME), r.schedulers().keySet().toString());
         JsonConfig config = JsonConfig.parse("{\"_class_name\": \"ToyDDIMScheduler\", \"num_train_timesteps\": 1000}", "test.json");
-        assertInstanceOf(ToyDdimScheduler.class, r.scheduler(config));
+        assertInstanceOf(ToyDdimScheduler.class, r.scheduler(config).create(new org.cyclediffusion.core.spi.SamplerOptions(0.1)));
     }
 
     @Test

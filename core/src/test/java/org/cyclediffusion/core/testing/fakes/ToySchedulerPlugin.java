@@ -4,7 +4,7 @@ import com.google.inject.AbstractModule;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.plugin.CycleDiffusionPlugin;
 import org.cyclediffusion.core.plugin.Plugins;
-import org.cyclediffusion.core.spi.Scheduler;
+import org.cyclediffusion.core.spi.SchedulerFactory;
 import org.cyclediffusion.core.spi.SchedulerProvider;
 
 /** Registers {@link ToyDdimScheduler} the way a researcher's jar would: one module, one services line. */
@@ -18,8 +18,8 @@ public final class ToySchedulerPlugin extends AbstractModule implements CycleDif
             }
 
             @Override
-            public Scheduler create(JsonConfig config) {
-                return new ToyDdimScheduler(config.getInt("num_train_timesteps", 1000), config.getDouble("beta_start", 0.00085),
+            public SchedulerFactory load(JsonConfig config) {
+                return ToyDdimScheduler.factory(config.getInt("num_train_timesteps", 1000), config.getDouble("beta_start", 0.00085),
                         config.getDouble("beta_end", 0.012));
             }
         });

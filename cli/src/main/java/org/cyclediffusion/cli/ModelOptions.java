@@ -1,0 +1,42 @@
+package org.cyclediffusion.cli;
+
+import java.nio.file.Path;
+import org.cyclediffusion.core.pipeline.PipelineLoader;
+import org.cyclediffusion.core.spi.DType;
+import org.cyclediffusion.core.spi.Device;
+import picocli.CommandLine.Option;
+
+/** The flags that choose a model and how it runs, shared by {@code encode} and {@code decode}. */
+final class ModelOptions {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Stable Diffusion folder (diffusers layout or optimum ONNX export).")
+    Path model;
+
+    @Option(names = "--backend", paramLabel = "NAME", description = "onnx or libtorch (default: chosen by the folder's files).")
+    String backend;
+
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16 or bf16 (default: the backend's for the device).")
+    String dtype;
+
+    @Option(names = "--verbose", description = "Stack traces on errors.")
+    boolean verbose;
+
+    /** The loader options for these flags, with a sampler class (null: the folder's) and the checker on or off. */
+    PipelineLoader.Options options(String scheduler, boolean safetyChecker) {
+        Device dev;
+        DType dt;
+        try {
+            dev = Device.parse(device);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException("--device: " + e.getMessage());
+        }
+        try {
+            dt = dtype == null ? null : DType.parse(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException("--dtype: " + e.getMessage());
+        }
+        return new PipelineLoader.Options(model, backend, dev, dt, safetyChecker, null, scheduler);
+    }
+}

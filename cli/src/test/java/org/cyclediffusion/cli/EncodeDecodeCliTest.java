@@ -1,0 +1,191 @@
+package org.cyclediffusion.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.cyclediffusion.core.image.ImageFiles;
+import org.cyclediffusion.core.pipeline.LatentCode;
+import org.cyclediffusion.core.tensor.FloatTensor;
+import org.cyclediffusion.core.testing.Fixtures;
+import org.cyclediffusion.core.testing.Golden;
+import org.cyclediffusion.core.testing.TensorAssert;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** {@code encode}, {@code decode}, {@code edit --target-model}, {@code --scheduler} and {@code schedulers} as a person runs them. */
+class EncodeDecodeCliTest {
+    private static final String HORSE = "An astronaut riding a horse";
+    private static final String ELEPHANT = "An astronaut riding an elephant";
+
+    @TempDir
+    Path tmp;
+
+    private static String model(String name) {
+        return Fixtures.model(name).toString();
+    }
+
+    private static String image() {
+        return Fixtures.image("img_a_64x64.png").toString();
+    }
+
+    /** golden v01's source half (20 steps, strength 0.8, seed 0), on a model. */
+    private CliTest.Run encode(String model, Path code, String... extra) {
+        List<String> a = new ArrayList<>(List.of("encode", "--model", model(model), "--image", image(), "--source-prompt", HORSE, "--steps",
+                "20", "--strength", "0.8", "--eta", "0.1", "--seed", "0", "--quiet", "--output", code.toString()));
+        a.addAll(List.of(extra));
+        return CliTest.run(a.toArray(String[]::new));
+    }
+
+    private static void assertMatches(String golden, Path npy) throws IOException {
+        try (Golden g = Golden.open(golden)) {
+            double[] d = TensorAssert.diffStats(CliParityTest.readNpy(npy).data(), g.f32("image_np").data());
+            System.out.printf("%s through the CLI: image_np max |d| %.3g, mean |d| %.3g%n", golden, d[0], d[1]);
+            assertTrue(d[0] <= 5e-3 && d[1] <= 5e-4, golden + ": max " + d[0] + ", mean " + d[1]);
+        }
+    }
+
+    /** encode then decode gives golden v01 (the edit's image) on both backends; the code is a .safetensors file. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tiny-sd", "tiny-sd-onnx"})
+    void encodeThenDecodeIsTheEdit(String model) throws IOException {
+        Path code = tmp.resolve("code.safetensors");
+        CliTest.Run e = encode(model, code);
+        assertEquals(0, e.code(), e.err());
+        assertEquals(code.toString(), e.out().strip());
+        LatentCode c = LatentCode.load(code);
+        assertEquals(16, c.steps());
+        assertEquals("DDIMScheduler", c.scheduler());
+        Path npy = tmp.resolve("out.npy");
+        CliTest.Run d = CliTest.run("decode", "--code", code.toString(), "--model", model(model), "--prompt", ELEPHANT, "--guidance-scale", "2",
+                "--quiet", "--output", npy.toString());
+        assertEquals(0, d.code(), d.err());
+        assertMatches("cycle_v01_basic", npy);
+        Path png = tmp.resolve("out.png");
+        CliTest.Run p = CliTest.run("decode", "--code", code.toString(), "--model", model(model), "--prompt", ELEPHANT, "--guidance-scale", "2",
+                "--quiet", "--output", png.toString());
+        assertEquals(0, p.code(), p.err());
+        assertTrue(ImageFiles.readPngText(png).get("Comment").contains("\"source_prompts\":[\"" + HORSE + "\"]"), "provenance in the PNG");
+    }
+
+    /** Unpaired translation (golden w01): edit with --target-model, and decode --model B on A's code, with B's checker on. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"libtorch", "onnx"})
+    void twoModels(String backend) throws IOException {
+        String suffix = backend.equals("onnx") ? "-onnx" : "";
+        List<String> common = List.of("--image", image(), "--source-prompt", HORSE, "--steps", "10", "--strength", "0.8", "--eta", "0.1",
+                "--seed", "7", "--quiet");
+        Path edited = tmp.resolve("edit.npy");
+        List<String> edit = new ArrayList<>(List.of("edit", "--model", model("tiny-sd" + suffix), "--target-model", model("tiny-sd-b" + suffix),
+                "--prompt", ELEPHANT, "--guidance-scale", "3", "--json", "--output", edited.toString()));
+        edit.addAll(common);
+        CliTest.Run r = CliTest.run(edit.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("\"nsfw\":false"), "tiny-sd-b's checker ran: " + r.out());
+        assertMatches("cycle_w01_two_models_cfg", edited);
+
+        Path code = tmp.resolve("a.safetensors");
+        List<String> enc = new ArrayList<>(List.of("encode", "--model", model("tiny-sd" + suffix), "--output", code.toString()));
+        enc.addAll(common);
+        assertEquals(0, CliTest.run(enc.toArray(String[]::new)).code());
+        Path decoded = tmp.resolve("decoded.npy");
+        CliTest.Run d = CliTest.run("decode", "--code", code.toString(), "--model", model("tiny-sd-b" + suffix), "--prompt", ELEPHANT,
+                "--guidance-scale", "3", "--quiet", "--output", decoded.toString());
+        assertEquals(0, d.code(), d.err());
+        assertMatches("cycle_w01_two_models_cfg", decoded);
+    }
+
+    /** tiny-sd with other betas: a copy whose scheduler config differs, every other component linked. */
+    private Path otherBetas() throws IOException {
+        Path copy = tmp.resolve("tiny-sd-other-betas");
+        Files.createDirectories(copy.resolve("scheduler"));
+        try (Stream<Path> s = Files.list(Fixtures.model("tiny-sd"))) {
+            for (Path p : s.toList()) {
+                if (!p.getFileName().toString().equals("scheduler")) {
+                    Files.createSymbolicLink(copy.resolve(p.getFileName().toString()), p);
+                }
+            }
+        }
+        String config = Files.readString(Fixtures.model("tiny-sd").resolve("scheduler/scheduler_config.json"));
+        Files.writeString(copy.resolve("scheduler/scheduler_config.json"), config.replace("0.012", "0.02"));
+        return copy;
+    }
+
+    @Test
+    void decodingWithAnotherNoiseScheduleOrSamplerNamesBoth() throws IOException {
+        Path code = tmp.resolve("code.safetensors");
+        assertEquals(0, encode("tiny-sd", code).code());
+        Path out = tmp.resolve("o.png");
+        CliTest.Run betas = CliTest.run("decode", "--code", code.toString(), "--model", otherBetas().toString(), "--prompt", ELEPHANT,
+                "--output", out.toString());
+        assertEquals(2, betas.code(), betas.err());
+        assertTrue(betas.err().contains("noise schedule") && betas.err().contains("sha256:"), betas.err());
+        CliTest.Run sampler = CliTest.run("decode", "--code", code.toString(), "--model", model("tiny-sd"), "--scheduler", "DDPMScheduler",
+                "--prompt", ELEPHANT, "--output", out.toString());
+        assertEquals(2, sampler.code(), sampler.err());
+        assertTrue(sampler.err().contains("DDIMScheduler") && sampler.err().contains("DDPMScheduler"), sampler.err());
+        CliTest.Run steps = CliTest.run("decode", "--code", tmp.resolve("missing.safetensors").toString(), "--model", model("tiny-sd"),
+                "--prompt", ELEPHANT, "--output", out.toString());
+        assertEquals(2, steps.code());
+        assertTrue(steps.err().contains("missing.safetensors"), steps.err());
+        assertFalse(Files.exists(out));
+    }
+
+    /** A latent size the model cannot take: img_e's 7x8 latents encoded on LibTorch, decoded on the ONNX export. */
+    @Test
+    void aLatentSizeTheDecoderCannotTakeNamesBoth() {
+        Path code = tmp.resolve("odd.safetensors");
+        CliTest.Run e = CliTest.run("encode", "--model", model("tiny-sd"), "--image", Fixtures.image("img_e_70x60.png").toString(),
+                "--source-prompt", HORSE, "--steps", "10", "--seed", "0", "--quiet", "--output", code.toString());
+        assertEquals(0, e.code(), e.err());
+        CliTest.Run d = CliTest.run("decode", "--code", code.toString(), "--model", model("tiny-sd-onnx"), "--prompt", ELEPHANT, "--output",
+                tmp.resolve("o.png").toString());
+        assertEquals(2, d.code(), d.err());
+        assertTrue(d.err().contains("7x8") && d.err().contains("tiny-sd-onnx"), d.err());
+    }
+
+    @Test
+    void modelsThatDoNotShareANoiseScheduleAreRefusedAtLoad() throws IOException {
+        CliTest.Run r = CliTest.run("edit", "--model", model("tiny-sd"), "--target-model", otherBetas().toString(), "--image", image(),
+                "--source-prompt", HORSE, "--prompt", ELEPHANT, "--steps", "10", "--quiet", "--output", tmp.resolve("o.png").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("do not share a noise schedule") && r.err().contains("tiny-sd-other-betas"), r.err());
+    }
+
+    /** --scheduler on edit, like diffusers' from_config: the DDPM plug-in on tiny-sd's DDIM config. */
+    @Test
+    void editWithAnotherSchedulerAndTheListOfSchedulers() {
+        CliTest.Run list = CliTest.run("schedulers");
+        assertEquals(0, list.code(), list.err());
+        assertTrue(list.out().contains("DDIMScheduler  DPM-Encoder: yes") && list.out().contains("DDPMScheduler  DPM-Encoder: yes"), list.out());
+        Path out = tmp.resolve("ddpm.png");
+        CliTest.Run r = CliTest.run("edit", "--model", model("tiny-sd"), "--scheduler", "DDPMScheduler", "--image", image(), "--source-prompt",
+                HORSE, "--prompt", ELEPHANT, "--steps", "10", "--seed", "0", "--quiet", "--output", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.exists(out));
+        CliTest.Run unknown = CliTest.run("edit", "--model", model("tiny-sd"), "--scheduler", "EulerScheduler", "--image", image(),
+                "--source-prompt", HORSE, "--prompt", ELEPHANT, "--output", out.toString());
+        assertEquals(2, unknown.code());
+        assertTrue(unknown.err().contains("EulerScheduler") && unknown.err().contains("DDPMScheduler"), unknown.err());
+    }
+
+    @Test
+    void encodeNeverWritesOverItsInput() throws IOException {
+        Path input = tmp.resolve("in.png");
+        Files.copy(Fixtures.image("img_a_64x64.png"), input);
+        byte[] before = Files.readAllBytes(input);
+        CliTest.Run r = CliTest.run("encode", "--model", model("tiny-sd"), "--image", input.toString(), "--source-prompt", HORSE, "--quiet",
+                "--output", input.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("is the input image"), r.err());
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(input)));
+    }
+}
