@@ -239,8 +239,10 @@ final class EditCommand implements Callable<Integer> {
         MemoryEstimate.ModelShape shape = MemoryEstimate.ModelShape.of(folder);
         int w = first.width() - first.width() % shape.vaeScaleFactor();
         int h = first.height() - first.height() % shape.vaeScaleFactor();
-        // ONNX Runtime's exported graphs materialise attention scores; LibTorch's SDPA does not.
-        boolean naive = !provider.name().equals("libtorch");
+        // Every backend is taken to materialise attention scores: ONNX Runtime's exported graphs do,
+        // and LibTorch's scaled_dot_product_attention on CPU did too where it counts (tiny-sd at
+        // 4000x4000 on LibTorch reached 22.7 GB RSS in the VAE and was killed by the kernel).
+        boolean naive = true;
         long budget = maxMemory != null ? MemoryCheck.parseSize(maxMemory) : MemoryCheck.available();
         MemoryCheck.check(shape, new MemoryCheck.Request(w, h, inputs.size(), outputs, guidanceScale > 1, dt, naive), budget,
                 maxMemory != null ? "is the --max-memory limit" : "is available");

@@ -323,6 +323,10 @@ class CliProcessTest {
                 "--output", tmp.resolve("o.png").toString()));
         assertRefusedEarly(r, "--image 4000x4000", "needs about", "is available", "--max-pixels", "resize the input to at most");
         assertTrue(r.seconds() < 60, "refused quickly: " + r.seconds() + " s");
+        // LibTorch too: before this check it ran to the machine's memory limit and was killed
+        CliProcess.Result torch = run(List.of("edit", "--model", Fixtures.model("tiny-sd").toString(), "--backend", "libtorch", "--image",
+                huge.toString(), "--source-prompt", "a", "--prompt", "b", "--output", tmp.resolve("o.png").toString()));
+        assertRefusedEarly(torch, "--image 4000x4000", "needs about", "--max-pixels");
         // the way out it names works: shrink to 64x64 and run
         CliProcess.Result shrunk = run(List.of("edit", "--model", MODEL, "--image", huge.toString(), "--source-prompt", "a", "--prompt", "b",
                 "--steps", "2", "--strength", "1", "--seed", "0", "--max-pixels", "4096", "--output", tmp.resolve("o.png").toString()));

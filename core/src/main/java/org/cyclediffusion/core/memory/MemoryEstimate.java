@@ -28,9 +28,10 @@ import org.cyclediffusion.core.spi.DType;
  *       single-head self-attention over the latent pixels when computed naively; the encoder
  *       likewise for the input images.</li>
  * </ul>
- * Attention is "naive" for backends that materialise the score matrix (ONNX Runtime's exported
- * graphs); LibTorch's {@code scaled_dot_product_attention} on CPU runs a flash kernel whose
- * memory is linear in the sequence.
+ * Attention is "naive" for backends that materialise the score matrix: ONNX Runtime's exported
+ * graphs do, and so did LibTorch's {@code scaled_dot_product_attention} on CPU for the VAE's
+ * single-head attention over 250,000 latent pixels (a 4000×4000 input ran out of 22 GB). A backend
+ * known to compute attention in slices or with a flash kernel can be estimated without it.
  *
  * @param weights        bytes of weights
  * @param unet           bytes of the UNet's activations at its peak
