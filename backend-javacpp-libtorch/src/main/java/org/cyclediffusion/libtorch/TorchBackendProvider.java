@@ -35,7 +35,7 @@ public final class TorchBackendProvider implements BackendProvider {
 
     @Override
     public boolean canOpen(ModelFolder folder) {
-        return folder.hasFile("unet", "diffusion_pytorch_model.safetensors");
+        return folder.hasWeights("unet", "diffusion_pytorch_model.safetensors");
     }
 
     /** fp32 on the CPU, fp16 on CUDA; bf16 only on request. */

@@ -1,6 +1,5 @@
 package org.cyclediffusion.libtorch;
 
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
@@ -63,9 +62,8 @@ final class TorchSafetyEmbedder extends TorchComponent implements SafetyEmbedder
 
     static TorchSafetyEmbedder load(ModelFolder folder, TorchContext context) {
         ClipVisionConfig config = ClipVisionConfig.read(folder.config("safety_checker", "config.json"));
-        Path path = TorchWeights.locate(folder, "safety_checker", "model.safetensors");
         Map<String, long[]> expected = embedderShapes(config);
-        TorchWeights weights = TorchWeights.load(path, expected, CONCEPT_TENSORS, UnaryOperator.identity(), context, context.scalarType());
+        TorchWeights weights = TorchWeights.load(folder.weights("safety_checker", "model.safetensors"), expected, CONCEPT_TENSORS, UnaryOperator.identity(), context, context.scalarType());
         try {
             return new TorchSafetyEmbedder(context, weights, new ClipVisionModel(config, weights, VISION_PREFIX),
                     Linear.of(weights, "visual_projection", false));

@@ -16,7 +16,7 @@ final class TorchTextEncoder extends TorchComponent implements TextEncoder {
 
     static TorchTextEncoder load(ModelFolder folder, TorchContext context) {
         ClipTextConfig config = ClipTextConfig.read(folder.config("text_encoder", "config.json"));
-        TorchWeights weights = TorchWeights.load(TorchWeights.locate(folder, "text_encoder", "model.safetensors"),
+        TorchWeights weights = TorchWeights.load(folder.weights("text_encoder", "model.safetensors"),
                 ClipTextModel.expectedShapes(config), UnaryOperator.identity(), context, context.scalarType());
         try {
             return new TorchTextEncoder(context, weights, new ClipTextModel(config, weights));

@@ -26,7 +26,7 @@ final class TorchUNet extends TorchComponent implements UNet {
 
     static TorchUNet load(ModelFolder folder, TorchContext context) {
         JsonConfig config = folder.config("unet", "config.json");
-        TorchWeights weights = TorchWeights.load(TorchWeights.locate(folder, "unet", "diffusion_pytorch_model.safetensors"),
+        TorchWeights weights = TorchWeights.load(folder.weights("unet", "diffusion_pytorch_model.safetensors"),
                 UNet2DConditionModel.expectedShapes(config), UnaryOperator.identity(), context, context.scalarType());
         try {
             return new TorchUNet(context, weights, UNet2DConditionModel.build(folder.config("unet", "config.json"), weights.asMap()));

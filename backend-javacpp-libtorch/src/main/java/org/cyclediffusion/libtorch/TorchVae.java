@@ -24,7 +24,7 @@ final class TorchVae extends TorchComponent implements Vae {
     static TorchVae load(ModelFolder folder, TorchContext context) {
         AutoencoderKLConfig config = AutoencoderKLConfig.read(folder.config("vae", "config.json"));
         TorchContext vaeContext = config.forceUpcast() && context.dtype() == DType.FLOAT16 ? context.withDType(DType.FLOAT32) : context;
-        TorchWeights weights = TorchWeights.load(TorchWeights.locate(folder, "vae", "diffusion_pytorch_model.safetensors"),
+        TorchWeights weights = TorchWeights.load(folder.weights("vae", "diffusion_pytorch_model.safetensors"),
                 AutoencoderKL.expectedShapes(config), VaeAttentionBlock::renameLegacy, vaeContext, vaeContext.scalarType());
         try {
             return new TorchVae(vaeContext, weights, new AutoencoderKL(config, weights));

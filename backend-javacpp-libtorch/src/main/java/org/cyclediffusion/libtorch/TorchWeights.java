@@ -22,11 +22,12 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.ConfigException;
-import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.io.SafetensorsFile;
+import org.cyclediffusion.core.io.TensorSource;
 
 /**
- * The weights of one network, read from a memory-mapped safetensors file straight into tensors on
+ * The weights of one network, read from a memory-mapped safetensors file (or a renamed view of one,
+ * {@link TensorSource}) straight into tensors on
  * the device: each tensor is a {@code from_blob} view over the mapped bytes, converted with a
  * copying {@code to(device, dtype)} so the result owns its memory, and nothing passes through the
  * Java heap. The tensors are retained for the life of the model and released by {@link #close()}.
@@ -52,44 +53,25 @@ final class TorchWeights implements AutoCloseable {
     }
 
     /**
-     * The safetensors file of a component ({@code model.safetensors} for transformers models,
-     * {@code diffusion_pytorch_model.safetensors} for diffusers models). Pickle weights
-     * ({@code .bin}) are refused: unpickling runs arbitrary code, and the one-line conversion is given.
-     */
-    static Path locate(ModelFolder folder, String component, String safetensorsName) {
-        if (folder.hasFile(component, safetensorsName)) {
-            return folder.component(component).resolve(safetensorsName);
-        }
-        String bin = safetensorsName.equals("model.safetensors") ? "pytorch_model.bin"
-                : safetensorsName.replace(".safetensors", ".bin");
-        if (folder.hasFile(component, bin)) {
-            throw new ConfigException(folder.component(component).resolve(bin) + ": PyTorch pickle weights are not loaded (unpickling runs"
-                    + " arbitrary code); convert the folder to safetensors once with diffusers: python -c \"from diffusers import"
-                    + " DiffusionPipeline as P; P.from_pretrained('" + folder.root() + "').save_pretrained('" + folder.root()
-                    + "', safe_serialization=True)\"");
-        }
-        return folder.requireFile(component, safetensorsName);
-    }
-
-    /**
      * Loads exactly the expected tensors.
      *
      * @param expected name → shape the network needs
      * @param rename   maps a stored name to the name the network uses (legacy checkpoints), or identity
      * @param dtype    precision on the device (float32 weights stay float32 only if asked)
      */
-    static TorchWeights load(Path file, Map<String, long[]> expected, UnaryOperator<String> rename, TorchContext context,
+    static TorchWeights load(TensorSource source, Map<String, long[]> expected, UnaryOperator<String> rename, TorchContext context,
             ScalarType dtype) {
-        return load(file, expected, Set.of(), rename, context, dtype);
+        return load(source, expected, Set.of(), rename, context, dtype);
     }
 
     /**
-     * As {@link #load(Path, Map, UnaryOperator, TorchContext, ScalarType)}, where {@code presentNotLoaded}
+     * As {@link #load(TensorSource, Map, UnaryOperator, TorchContext, ScalarType)}, where {@code presentNotLoaded}
      * names tensors the file must hold (any shape) that another part of the program reads itself.
      */
-    static TorchWeights load(Path file, Map<String, long[]> expected, Set<String> presentNotLoaded, UnaryOperator<String> rename,
+    static TorchWeights load(TensorSource source, Map<String, long[]> expected, Set<String> presentNotLoaded, UnaryOperator<String> rename,
             TorchContext context, ScalarType dtype) {
-        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+        Path file = source.path();
+        try (TensorSource st = source) {
             Map<String, String> storedName = new LinkedHashMap<>();
             Map<String, long[]> found = new LinkedHashMap<>();
             for (SafetensorsFile.TensorInfo info : st.tensors().values()) {

@@ -87,6 +87,11 @@ class TorchPipelineParityTest {
             case "tiny-sd2" -> sd2;
             default -> throw new AssertionError(id + ": unexpected model " + c.get("model"));
         };
+        assertMatchesDiffusers(id, c, pipeline);
+    }
+
+    /** The parity check of one visible case on a pipeline loaded by the caller (also used by the single-file test). */
+    static void assertMatchesDiffusers(String id, JsonNode c, CycleDiffusionPipeline pipeline) {
         IntermediateTrace trace = new IntermediateTrace();
         EditResult result = pipeline.edit(GoldenCases.request(c).observer(trace).build());
         assertMatchesGolden(id, "libtorch e2e", result, trace);

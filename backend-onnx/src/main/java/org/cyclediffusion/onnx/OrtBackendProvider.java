@@ -29,12 +29,38 @@ public final class OrtBackendProvider implements BackendProvider {
     }
 
     /**
-     * fp32 everywhere: an ONNX model's precision is fixed by its export (optimum and the diffusers
-     * script write fp32 unless asked for fp16); an fp16 export is opened with {@code --dtype fp16}.
+     * fp32 on every device when the export is not known: an ONNX model's precision is fixed by its
+     * export, so CUDA does not imply fp16 here (optimum and the diffusers script write fp32 unless
+     * asked for fp16).
      */
     @Override
     public DType defaultDType(Device device) {
         return DType.FLOAT32;
+    }
+
+    /**
+     * The export's own precision: that of the UNet's {@code sample} input, read from the graph's
+     * declared inputs (no session, no weights), so an fp16 export runs in fp16 without
+     * {@code --dtype}. fp32 when the file cannot be read (opening it then says why).
+     */
+    @Override
+    public DType defaultDType(ModelFolder folder, Device device) {
+        if (!folder.hasFile("unet", "model.onnx")) {
+            return defaultDType(device);
+        }
+        try {
+            Integer type = OrtOnnxGraph.read(folder.component("unet").resolve("model.onnx")).inputElemTypes().get(OrtUNet.SAMPLE);
+            if (type == null) {
+                return defaultDType(device);
+            }
+            return switch (type) {
+                case OrtOnnxGraph.FLOAT16 -> DType.FLOAT16;
+                case OrtOnnxGraph.BFLOAT16 -> DType.BFLOAT16;
+                default -> DType.FLOAT32;
+            };
+        } catch (RuntimeException e) {
+            return defaultDType(device);
+        }
     }
 
     @Override

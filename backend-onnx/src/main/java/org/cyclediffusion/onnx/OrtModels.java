@@ -41,6 +41,12 @@ final class OrtModels implements Models {
     }
 
     static OrtModels open(ModelFolder folder, Device device, DType dtype) {
+        return open(folder, dtype, new OrtSessionFactory(device));
+    }
+
+    /** Opens the folder's networks with the sessions of {@code factory} (its device, tuning and cache). */
+    static OrtModels open(ModelFolder folder, DType dtype, OrtSessionFactory factory) {
+        Device device = factory.device();
         // Every required file is checked before the first session loads.
         Path textEncoderFile = folder.requireFile("text_encoder", "model.onnx");
         Path unetFile = folder.requireFile("unet", "model.onnx");
@@ -48,7 +54,6 @@ final class OrtModels implements Models {
         Path decoderFile = folder.requireFile("vae_decoder", "model.onnx");
         Optional<Path> safetyFile = folder.hasFile("safety_checker", "model.onnx")
                 ? Optional.of(folder.component("safety_checker").resolve("model.onnx")) : Optional.empty();
-        OrtSessionFactory factory = new OrtSessionFactory(device);
 
         List<AutoCloseable> opened = new ArrayList<>();
         try {

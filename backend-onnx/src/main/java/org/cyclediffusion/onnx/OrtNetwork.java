@@ -13,8 +13,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.cyclediffusion.core.CycleDiffusionException;
 
 /**
- * One ONNX Runtime session with the signature it was checked against. Closing it is idempotent;
- * running it afterwards fails with a message instead of reaching freed native memory.
+ * One ONNX Runtime session with the signature it was checked against. Closing it is idempotent
+ * and safe while other threads run it; running it afterwards fails with a message instead of
+ * reaching freed native memory.
  */
 final class OrtNetwork implements AutoCloseable {
     /** Sessions opened and not yet closed, process-wide: lets tests prove that failed opens leak nothing. */
@@ -27,6 +28,8 @@ final class OrtNetwork implements AutoCloseable {
     private final Map<String, NodeInfo> inputs;
     private final Map<String, NodeInfo> outputs;
     private volatile boolean closed;
+    /** Runs in progress (guarded by itself); {@link #close()} terminates them and waits until it is empty. */
+    private final Set<OrtSession.RunOptions> running = new java.util.HashSet<>();
 
     private OrtNetwork(Path file, String role, OrtSession session, OrtSignature signature, Map<String, NodeInfo> inputs,
             Map<String, NodeInfo> outputs) {
@@ -54,7 +57,10 @@ final class OrtNetwork implements AutoCloseable {
         } catch (OrtException | RuntimeException e) {
             try {
                 LIVE_SESSIONS.decrementAndGet();
-                session.close();
+                OrtNativeCalls.release(() -> {
+                    session.close();
+                    return null;
+                });
             } catch (OrtException suppressed) {
                 e.addSuppressed(suppressed);
             }
@@ -90,35 +96,83 @@ final class OrtNetwork implements AutoCloseable {
         return outputs.keySet();
     }
 
-    /** Runs the network, requesting only {@code requested} outputs. The caller closes the result. */
+    /**
+     * Runs the network, requesting only {@code requested} outputs. The caller closes the result.
+     * Safe against a concurrent {@link #close()}: a run either starts before the close (and is
+     * terminated at its next node, then waited for) or fails with a "closed" message.
+     */
     OrtSession.Result run(Map<String, ? extends OnnxTensorLike> feed, Set<String> requested) {
-        ensureOpen();
         try {
-            return session.run(feed, requested);
+            return OrtNativeCalls.run(toString(), session, feed, requested, this::started, this::ended);
         } catch (OrtException e) {
-            throw new CycleDiffusionException(file + ": the " + role + " network failed in ONNX Runtime: " + e.getMessage(), e);
+            if (OrtNativeCalls.terminated(e)) {
+                throw closed ? closedException() : new CycleDiffusionException(this + ": stopped, the JVM is shutting down", e);
+            }
+            throw OrtErrors.run("the " + role + " network (" + file + ")", e);
+        }
+    }
+
+    private void started(OrtSession.RunOptions run) {
+        synchronized (running) {
+            if (closed) {
+                throw closedException();
+            }
+            running.add(run);
+        }
+    }
+
+    private void ended(OrtSession.RunOptions run) {
+        synchronized (running) {
+            if (running.remove(run) && running.isEmpty()) {
+                running.notifyAll();
+            }
         }
     }
 
     void ensureOpen() {
         if (closed) {
-            throw new CycleDiffusionException(file + ": the " + role + " network is closed (its models were closed)");
+            throw closedException();
         }
+    }
+
+    private CycleDiffusionException closedException() {
+        return new CycleDiffusionException(file + ": the " + role + " network is closed (its models were closed)");
     }
 
     boolean isClosed() {
         return closed;
     }
 
+    /**
+     * Frees the session. Runs in progress on other threads are asked to terminate and waited for
+     * first: ONNX Runtime must never free a session a thread is still inside.
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        synchronized (running) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            running.forEach(OrtNativeCalls::terminate);
+            boolean interrupted = false;
+            while (!running.isEmpty()) {
+                try {
+                    running.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
-        closed = true;
         LIVE_SESSIONS.decrementAndGet();
         try {
-            session.close();
+            OrtNativeCalls.release(() -> {
+                session.close();
+                return null;
+            });
         } catch (OrtException e) {
             throw new CycleDiffusionException(file + ": closing the ONNX Runtime session failed: " + e.getMessage(), e);
         }

@@ -26,6 +26,7 @@ final class OrtOnnxGraph {
     // GraphProto
     static final int GRAPH_NODE = 1;
     static final int GRAPH_INITIALIZER = 5;
+    static final int GRAPH_INPUT = 11;
     static final int GRAPH_OUTPUT = 12;
     // NodeProto
     private static final int NODE_INPUT = 1;
@@ -57,6 +58,7 @@ final class OrtOnnxGraph {
     private final Path file;
     private final MappedByteBuffer mapped;
     private final List<Node> nodes = new ArrayList<>();
+    private final Map<String, Integer> inputElemTypes = new LinkedHashMap<>();
     private final Map<String, Integer> outputElemTypes = new LinkedHashMap<>();
     private final Map<String, ByteBuffer> initializers = new LinkedHashMap<>();
 
@@ -95,6 +97,11 @@ final class OrtOnnxGraph {
 
     List<Node> nodes() {
         return nodes;
+    }
+
+    /** Declared graph inputs with their ONNX element type (0 when the file does not say). */
+    Map<String, Integer> inputElemTypes() {
+        return inputElemTypes;
     }
 
     /** Declared graph outputs with their ONNX element type (0 when the file does not say). */
@@ -252,7 +259,8 @@ final class OrtOnnxGraph {
                     ByteBuffer t = r.readBytes();
                     initializers.put(tensorName(t.duplicate()), t);
                 }
-                case GRAPH_OUTPUT -> parseOutput(r.readBytes());
+                case GRAPH_INPUT -> parseValueInfo(r.readBytes(), inputElemTypes);
+                case GRAPH_OUTPUT -> parseValueInfo(r.readBytes(), outputElemTypes);
                 default -> r.skip();
             }
         }
@@ -276,7 +284,7 @@ final class OrtOnnxGraph {
         return new Node(name, op, in, out);
     }
 
-    private void parseOutput(ByteBuffer b) {
+    private static void parseValueInfo(ByteBuffer b, Map<String, Integer> elemTypes) {
         OrtProtoReader r = new OrtProtoReader(b);
         String name = null;
         int elemType = 0;
@@ -304,7 +312,7 @@ final class OrtOnnxGraph {
             }
         }
         if (name != null) {
-            outputElemTypes.put(name, elemType);
+            elemTypes.put(name, elemType);
         }
     }
 

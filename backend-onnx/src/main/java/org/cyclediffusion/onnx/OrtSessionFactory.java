@@ -3,47 +3,73 @@ package org.cyclediffusion.onnx;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
 import java.io.File;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 import org.cyclediffusion.core.CycleDiffusionException;
-import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.spi.Device;
 
 /**
- * Creates ONNX Runtime sessions for one device: on the CPU with one intra-op thread per core and
- * every graph optimisation ({@code ORT_ENABLE_ALL}); on CUDA through the CUDA execution provider,
- * which only the {@code onnxruntime_gpu} artifact ships.
+ * Creates ONNX Runtime sessions for one device: on the CPU with one intra-op thread per core that
+ * does not spin, no CPU arena ({@link Tuning#defaults()}), and every graph optimisation ({@code ORT_ENABLE_ALL}), done once and cached
+ * ({@link OrtModelCache}); on CUDA through the CUDA execution provider, which only the
+ * {@code onnxruntime_gpu} artifact ships. Session creation passes through {@link OrtNativeCalls},
+ * so the JVM's shutdown waits for it.
  */
 final class OrtSessionFactory {
     /** The artifact that carries the CUDA execution provider. */
     static final String GPU_ARTIFACT = "com.microsoft.onnxruntime:onnxruntime_gpu";
 
-    private final Device device;
-    private final int intraOpThreads;
+    private static final System.Logger LOG = System.getLogger(OrtSessionFactory.class.getName());
 
-    OrtSessionFactory(Device device) {
-        this(device, Runtime.getRuntime().availableProcessors());
+    /**
+     * How sessions run on the CPU: intra-op threads, whether idle pool threads spin, ONNX Runtime's
+     * memory-pattern planning and its CPU arena.
+     */
+    record Tuning(int intraOpThreads, boolean spinning, boolean memoryPattern, boolean arena) {
+        /**
+         * One thread per core, no spinning, memory pattern on, CPU arena off. Measured with
+         * {@code OrtSessionBenchmark step} on this project's 2-core CI machine under load (README,
+         * ONNX section): two spinning threads were 2–5× slower than two that sleep, and the arena
+         * (with the memory pattern) 1.2–2× slower than plain allocations on the tiny UNet and on a
+         * conv stack; without the arena, memory a run freed also goes back to the system instead
+         * of staying reserved until the process ends.
+         */
+        static Tuning defaults() {
+            return new Tuning(Runtime.getRuntime().availableProcessors(), false, true, false);
+        }
     }
 
-    OrtSessionFactory(Device device, int intraOpThreads) {
+    private final Device device;
+    private final Tuning tuning;
+    private final OrtModelCache cache;
+
+    OrtSessionFactory(Device device) {
+        this(device, Tuning.defaults(), OrtModelCache.configured());
+    }
+
+    OrtSessionFactory(Device device, Tuning tuning, OrtModelCache cache) {
         if (device.isCuda() && !cudaOnClassPath(OrtSessionFactory.class.getClassLoader())) {
             throw new CycleDiffusionException("device " + device + ": the onnx backend has no CUDA execution provider on the class path"
                     + " (the com.microsoft.onnxruntime:onnxruntime artifact is CPU-only); replace it with " + GPU_ARTIFACT
                     + ":${onnxruntime.version}, or run with --device cpu");
         }
         this.device = device;
-        this.intraOpThreads = intraOpThreads;
+        this.tuning = tuning;
+        this.cache = cache;
     }
 
     Device device() {
         return device;
     }
 
-    static OrtEnvironment environment() {
-        return OrtEnvironment.getEnvironment();
+    OrtModelCache cache() {
+        return cache;
     }
 
     /**
@@ -52,7 +78,12 @@ final class OrtSessionFactory {
      * folder named by {@code -Donnxruntime.native.path}; no native library is loaded.
      */
     static boolean cudaOnClassPath(ClassLoader loader) {
-        String lib = System.mapLibraryName("onnxruntime_providers_cuda");
+        return nativeResource(loader, "onnxruntime_providers_cuda");
+    }
+
+    /** Whether ONNX Runtime's loader would find the native library {@code name} (jar resource or {@code onnxruntime.native.path}). */
+    static boolean nativeResource(ClassLoader loader, String name) {
+        String lib = System.mapLibraryName(name);
         String osArch = osArch();
         if (osArch != null && loader.getResource("ai/onnxruntime/native/" + osArch + "/" + lib) != null) {
             return true;
@@ -72,41 +103,100 @@ final class OrtSessionFactory {
 
     /**
      * A session over a model file. Created from the path, not from bytes, so that ONNX Runtime finds
-     * external data ({@code model.onnx_data}, {@code weights.pb}) beside the model.
+     * external data ({@code model.onnx_data}, {@code weights.pb}) beside the model. The optimised
+     * graph comes from the cache when it holds one ({@link OrtModelCache}); otherwise it is written
+     * there while this session is created.
      */
     OrtSession open(Path file) {
         if (!Files.isRegularFile(file)) {
             throw new CycleDiffusionException(file + ": file not found");
         }
-        try (OrtSession.SessionOptions options = options(null)) {
-            return environment().createSession(file.toString(), options);
-        } catch (OrtException e) {
-            if (e.getCode() == OrtException.OrtErrorCode.ORT_INVALID_PROTOBUF || e.getCode() == OrtException.OrtErrorCode.ORT_INVALID_GRAPH) {
-                // the file, not the machine: a usage error naming it (exit 2 in the CLI)
-                throw new ConfigException(file + ": not a valid ONNX model (truncated or damaged; ONNX Runtime says "
-                        + e.getCode() + "); download or export it again", e);
+        Optional<OrtModelCache.Entry> entry = cache.entry(file, settings());
+        if (entry.isPresent() && entry.get().present()) {
+            try {
+                OrtSession cached = create(entry.get().model().toString(), null, OptLevel.NO_OPT, null, file.toString());
+                cache.hit();
+                return cached;
+            } catch (CycleDiffusionException e) {
+                LOG.log(System.Logger.Level.INFO, file + ": the cached optimised graph " + entry.get().dir() + " does not load ("
+                        + e.getMessage() + "); rebuilding it");
+                entry.get().invalidate();
             }
-            throw new CycleDiffusionException(file + ": ONNX Runtime cannot load it: " + e.getMessage(), e);
         }
+        if (entry.isEmpty()) {
+            return create(file.toString(), null, OptLevel.ALL_OPT, null, file.toString());
+        }
+        Path staging;
+        try {
+            staging = entry.get().stage();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.INFO, file + ": cannot write the optimised graph to the cache (" + e + "); loading without it");
+            return create(file.toString(), null, OptLevel.ALL_OPT, null, file.toString());
+        }
+        OrtSession session;
+        try {
+            session = create(file.toString(), null, OptLevel.ALL_OPT, staging.resolve(OrtModelCache.MODEL), file.toString());
+        } catch (RuntimeException e) {
+            OrtModelCache.delete(staging);
+            throw e;
+        }
+        try {
+            entry.get().commit(staging);
+            cache.wrote();
+        } catch (IOException e) {
+            OrtModelCache.delete(staging);
+            LOG.log(System.Logger.Level.INFO, file + ": cannot store the optimised graph in the cache: " + e);
+        }
+        return session;
     }
 
     /**
      * A session over an edited copy of a model, held in a direct buffer; external data is looked up
-     * in {@code externalDataFolder} (the folder of the original file).
+     * in {@code externalDataFolder} (the folder of the original file). Not cached.
      */
     OrtSession open(ByteBuffer model, Path externalDataFolder, String what) {
-        try (OrtSession.SessionOptions options = options(externalDataFolder)) {
-            return environment().createSession(model, options);
+        return create(null, model, OptLevel.ALL_OPT, null, what, externalDataFolder);
+    }
+
+    private OrtSession create(String path, ByteBuffer model, OptLevel level, Path optimizedOut, String what) {
+        return create(path, model, level, optimizedOut, what, null);
+    }
+
+    private OrtSession create(String path, ByteBuffer bytes, OptLevel level, Path optimizedOut, String what, Path externalDataFolder) {
+        OrtEnvironment env = OrtRuntime.environment();
+        try (OrtSession.SessionOptions options = options(level, optimizedOut, externalDataFolder)) {
+            return OrtNativeCalls.work(what, () -> path != null ? env.createSession(path, options) : env.createSession(bytes, options));
         } catch (OrtException e) {
-            throw new CycleDiffusionException(what + ": ONNX Runtime cannot load it: " + e.getMessage(), e);
+            throw OrtErrors.load(what, e);
         }
     }
 
-    private OrtSession.SessionOptions options(Path externalDataFolder) throws OrtException {
+    /** What, besides the model, decides the optimised graph: the cache key's part from the session. */
+    String settings() {
+        return "opt=all ep=" + (device.isCuda() ? "cuda" : "cpu");
+    }
+
+    private OrtSession.SessionOptions options(OptLevel level, Path optimizedOut, Path externalDataFolder) throws OrtException {
         OrtSession.SessionOptions options = new OrtSession.SessionOptions();
         try {
-            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            options.setIntraOpNumThreads(intraOpThreads);
+            options.setOptimizationLevel(level);
+            options.setSessionLogLevel(OrtRuntime.startedLogLevel());
+            options.setIntraOpNumThreads(tuning.intraOpThreads());
+            options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+            // A spinning pool thread busy-waits for work between operators. On a machine whose cores
+            // are busy with other work it steals their time and a UNet step can slow down many times
+            // (issue 8); the cost on an idle machine is the wake-up latency, small next to a
+            // convolution.
+            options.addConfigEntry("session.intra_op.allow_spinning", tuning.spinning() ? "1" : "0");
+            options.addConfigEntry("session.inter_op.allow_spinning", tuning.spinning() ? "1" : "0");
+            options.setMemoryPatternOptimization(tuning.memoryPattern());
+            options.setCPUArenaAllocator(tuning.arena());
+            if (optimizedOut != null) {
+                options.setOptimizedModelFilePath(optimizedOut.toString());
+                // Initializers go to a file beside the graph: an SD UNet in fp32 is over protobuf's 2 GiB.
+                options.addConfigEntry("session.optimized_model_external_initializers_file_name", OrtModelCache.EXTERNAL_DATA);
+                options.addConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
+            }
             if (externalDataFolder != null) {
                 options.addConfigEntry("session.model_external_initializers_file_folder_path", externalDataFolder.toString());
             }

@@ -45,7 +45,7 @@ final class OrtTensors {
                 case FLOAT -> {
                     FloatBuffer fb = direct(4L * data.length).asFloatBuffer();
                     fb.put(data).rewind();
-                    return OnnxTensor.createTensor(OrtSessionFactory.environment(), fb, shape);
+                    return OnnxTensor.createTensor(OrtRuntime.environment(), fb, shape);
                 }
                 case FLOAT16, BFLOAT16 -> {
                     ShortBuffer sb = direct(2L * data.length).asShortBuffer();
@@ -54,7 +54,7 @@ final class OrtTensors {
                         sb.put(half ? HalfFloats.floatToHalf(v) : HalfFloats.floatToBfloat16(v));
                     }
                     sb.rewind();
-                    return OnnxTensor.createTensor(OrtSessionFactory.environment(), sb, shape, type);
+                    return OnnxTensor.createTensor(OrtRuntime.environment(), sb, shape, type);
                 }
                 default -> throw new IllegalArgumentException("not a float element type: " + OrtElementType.name(type));
             }
@@ -77,14 +77,14 @@ final class OrtTensors {
                     for (int i = 0; i < n; i++) {
                         lb.put((long) value);
                     }
-                    return OnnxTensor.createTensor(OrtSessionFactory.environment(), lb.rewind(), shape);
+                    return OnnxTensor.createTensor(OrtRuntime.environment(), lb.rewind(), shape);
                 }
                 case INT32 -> {
                     IntBuffer ib = direct(4L * n).asIntBuffer();
                     for (int i = 0; i < n; i++) {
                         ib.put((int) value);
                     }
-                    return OnnxTensor.createTensor(OrtSessionFactory.environment(), ib.rewind(), shape);
+                    return OnnxTensor.createTensor(OrtRuntime.environment(), ib.rewind(), shape);
                 }
                 default -> {
                     float[] data = new float[n];
@@ -108,7 +108,7 @@ final class OrtTensors {
                 for (long[] row : ids) {
                     lb.put(row);
                 }
-                return OnnxTensor.createTensor(OrtSessionFactory.environment(), lb.rewind(), shape);
+                return OnnxTensor.createTensor(OrtRuntime.environment(), lb.rewind(), shape);
             }
             IntBuffer ib = direct(4L * b * s).asIntBuffer();
             for (long[] row : ids) {
@@ -116,7 +116,7 @@ final class OrtTensors {
                     ib.put(Math.toIntExact(id));
                 }
             }
-            return OnnxTensor.createTensor(OrtSessionFactory.environment(), ib.rewind(), shape);
+            return OnnxTensor.createTensor(OrtRuntime.environment(), ib.rewind(), shape);
         } catch (OrtException e) {
             throw new CycleDiffusionException("cannot create the input_ids tensor: " + e.getMessage(), e);
         }

@@ -89,7 +89,9 @@ final class OrtTextEncoder implements TextEncoder {
         }
     }
 
+    /** Created on first use; under the same lock as {@link #close()}, so a close waits for a creation in progress. */
     private synchronized OrtClipSkip clipSkip() {
+        network.ensureOpen();
         if (clipSkip == null) {
             clipSkip = OrtClipSkip.create(factory, network, SIGNATURES, configLayers, layerNormEps);
         }

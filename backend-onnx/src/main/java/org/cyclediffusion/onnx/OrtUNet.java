@@ -8,10 +8,12 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.InvalidInputException;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.spi.Conditioning;
 import org.cyclediffusion.core.spi.UNet;
@@ -120,15 +122,18 @@ final class OrtUNet implements UNet {
         checkLatentSize(s[2], s[3]);
         long[] tShape = timestepInfo.getShape().length == 0 ? new long[0]
                 : new long[] {timestepInfo.getShape()[0] >= 0 ? timestepInfo.getShape()[0] : s[0]};
+        OnnxTensor hidden = c.acquire();
         try (OnnxTensor sample = OrtTensors.floats(latents, sampleInfo.type);
                 OnnxTensor t = OrtTensors.filled(timestep, timestepInfo.type, tShape);
-                OrtSession.Result r = network.run(Map.of(SAMPLE, sample, TIMESTEP, t, HIDDEN, c.tensor()), Set.of(OUTPUT))) {
+                OrtSession.Result r = network.run(Map.of(SAMPLE, sample, TIMESTEP, t, HIDDEN, hidden), Set.of(OUTPUT))) {
             FloatTensor out = OrtTensors.toHost(r, OUTPUT);
             if (!Arrays.equals(out.shape(), s)) {
                 throw new CycleDiffusionException(network.file() + ": out_sample has shape " + Arrays.toString(out.shape())
                         + ", expected the latents' " + Arrays.toString(s));
             }
             return out;
+        } finally {
+            c.release();
         }
     }
 
@@ -142,17 +147,28 @@ final class OrtUNet implements UNet {
         return downsampling;
     }
 
+    /**
+     * Image sizes are said as image tools say them, width × height; the nearest working sizes are
+     * the sides rounded down (a crop) and up to the UNet's multiple.
+     */
     @Override
     public void checkLatentSize(int height, int width) {
         if (height % downsampling != 0 || width % downsampling != 0) {
-            int image = 8 * downsampling;
-            throw new CycleDiffusionException(String.format(
-                    "latents %dx%d (an image of about %dx%d): the ONNX UNet %s was traced at one size and only takes latent heights"
-                            + " and widths divisible by %d (image sides a multiple of %d, e.g. %dx%d); resize or crop the image, or use"
-                            + " the libtorch backend (--backend libtorch), which takes any size",
-                    height, width, 8 * height, 8 * width, network.file(), downsampling, image,
-                    Math.max(image, Math.round(8f * height / image) * image), Math.max(image, Math.round(8f * width / image) * image)));
+            int multiple = 8 * downsampling;
+            int w = 8 * width;
+            int h = 8 * height;
+            String down = Math.max(multiple, w / multiple * multiple) + "x" + Math.max(multiple, h / multiple * multiple);
+            String up = ceil(w, multiple) + "x" + ceil(h, multiple);
+            throw new InvalidInputException(String.format(Locale.ROOT,
+                    "image %dx%d (width x height; latents %dx%d): the ONNX UNet %s was traced at one size and only takes image sides"
+                            + " that are multiples of %d (latent sides divisible by %d); resize or crop the image to %s%s, or use the"
+                            + " libtorch backend (--backend libtorch), which takes any multiple of 8",
+                    w, h, width, height, network.file(), multiple, downsampling, down, down.equals(up) ? "" : " or " + up));
         }
+    }
+
+    private static int ceil(int side, int multiple) {
+        return (side + multiple - 1) / multiple * multiple;
     }
 
     @Override

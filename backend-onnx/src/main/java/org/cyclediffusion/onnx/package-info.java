@@ -18,6 +18,12 @@
  *   <li>the diffusers-script safety checker (one image per run).</li>
  * </ul>
  *
+ * <p>Start and stop: the optimised graphs are cached between runs ({@link org.cyclediffusion.onnx.OrtModelCache});
+ * native calls are tracked so that closing the models, or the JVM's shutdown, never frees a session
+ * under a thread still inside it ({@link org.cyclediffusion.onnx.OrtNativeCalls}); ONNX Runtime's
+ * own log is quiet and its errors become one-line messages ({@link org.cyclediffusion.onnx.OrtRuntime},
+ * {@link org.cyclediffusion.onnx.OrtErrors}). The default precision is the export's.
+ *
  * <p>Limits: an exported UNet only takes latent sides divisible by its total down-sampling
  * ({@code UNet.checkLatentSize} says which image sizes work); CUDA needs the
  * {@code com.microsoft.onnxruntime:onnxruntime_gpu} artifact in place of {@code onnxruntime}.

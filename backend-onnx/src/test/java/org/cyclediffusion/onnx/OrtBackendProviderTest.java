@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.InvalidInputException;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.plugin.Registry;
@@ -102,6 +103,23 @@ class OrtBackendProviderTest {
     }
 
     @Test
+    void truncatedModelIsOneLineNamingTheFile() throws IOException {
+        // issue 9: a download cut short is the user's input (exit 2), said in one line that names the file
+        OrtTestExports.linkedCopy(dir);
+        Path unet = dir.resolve("unet/model.onnx");
+        byte[] bytes = Files.readAllBytes(Fixtures.model("tiny-sd-onnx").resolve("unet/model.onnx"));
+        Files.delete(unet);
+        Files.write(unet, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        int before = OrtNetwork.LIVE_SESSIONS.get();
+        ConfigException e = assertThrows(ConfigException.class, () -> provider.open(ModelFolder.open(dir), Device.CPU, DType.FLOAT32));
+        String m = e.getMessage();
+        assertTrue(m.startsWith(unet + ": not an ONNX model this ONNX Runtime can load; the file may be truncated or corrupt"), m);
+        assertEquals(1, m.lines().count(), m);
+        assertFalse(m.contains("\u001B"), m);
+        assertEquals(before, OrtNetwork.LIVE_SESSIONS.get(), "the text encoder opened before it was closed again");
+    }
+
+    @Test
     void precisionIsTheExports() {
         ModelFolder folder = ModelFolder.open(Fixtures.model("tiny-sd-onnx"));
         int before = OrtNetwork.LIVE_SESSIONS.get();
@@ -117,11 +135,15 @@ class OrtBackendProviderTest {
             assertEquals(4, ((OrtUNet) m.unet()).downsampling(), "2^(3 down blocks - 1)");
             m.unet().checkLatentSize(8, 12);
             m.unet().checkLatentSize(4, 16);
-            CycleDiffusionException e = assertThrows(CycleDiffusionException.class, () -> m.unet().checkLatentSize(7, 10));
-            assertEquals("latents 7x10 (an image of about 56x80): the ONNX UNet " + Fixtures.model("tiny-sd-onnx").resolve("unet/model.onnx")
-                    + " was traced at one size and only takes latent heights and widths divisible by 4 (image sides a multiple of 32,"
-                    + " e.g. 64x96); resize or crop the image, or use the libtorch backend (--backend libtorch), which takes any size",
-                    e.getMessage());
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> m.unet().checkLatentSize(7, 10));
+            assertEquals("image 80x56 (width x height; latents 10x7): the ONNX UNet " + Fixtures.model("tiny-sd-onnx").resolve("unet/model.onnx")
+                    + " was traced at one size and only takes image sides that are multiples of 32 (latent sides divisible by 4);"
+                    + " resize or crop the image to 64x32 or 96x64, or use the libtorch backend (--backend libtorch), which takes any"
+                    + " multiple of 8", e.getMessage());
+            // issue 9: a 72x64 file (width x height) is said as 72x64, as image tools say it
+            InvalidInputException wide = assertThrows(InvalidInputException.class, () -> m.unet().checkLatentSize(8, 9));
+            assertTrue(wide.getMessage().startsWith("image 72x64 (width x height; latents 9x8)") && wide.getMessage().contains("64x64 or 96x64"),
+                    wide.getMessage());
             assertThrows(CycleDiffusionException.class, () -> m.unet().checkLatentSize(8, 10));
         }
     }

@@ -45,6 +45,37 @@ final class OrtTestExports {
         return dir;
     }
 
+    /**
+     * Makes {@code dir}'s UNet an fp16 export: fp16 inputs and output cast around the fixture's fp32
+     * network, so the conversion at the boundary is what a test sees.
+     */
+    static void float16UNet(Path dir) {
+        replace(dir, "unet", g -> g
+                .replaceInput("sample", FLOAT16, "batch", 4, "height", "width")
+                .renameNodeInputs("sample", "sample_f32")
+                .prependNode("Cast", List.of("sample"), List.of("sample_f32"), "to", FLOAT)
+                .replaceInput("encoder_hidden_states", FLOAT16, "batch", "sequence", 32)
+                .renameNodeInputs("encoder_hidden_states", "hidden_f32")
+                .prependNode("Cast", List.of("encoder_hidden_states"), List.of("hidden_f32"), "to", FLOAT)
+                .replaceInput("timestep", FLOAT16)
+                .renameNodeInputs("timestep", "timestep_f32")
+                .prependNode("Cast", List.of("timestep"), List.of("timestep_f32"), "to", FLOAT)
+                .renameNodeOutputs("out_sample", "out_sample_f32")
+                .appendNode("Cast", List.of("out_sample_f32"), List.of("out_sample"), "to", FLOAT16)
+                .replaceOutput("out_sample", "out_sample", FLOAT16, "batch", 4, "height", "width"));
+    }
+
+    /** Moves the initializers of {@code dir/component/model.onnx} to the external data file {@code dataFile} beside it. */
+    static void externalize(Path dir, String component, String dataFile) {
+        replace(dir, component, g -> {
+            try {
+                g.externalizeInitializers(dataFile);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
     /** Replaces {@code dir/component/model.onnx} by an edit of the fixture's model. */
     static void replace(Path dir, String component, Consumer<Graph> edit) {
         Path original = Fixtures.model("tiny-sd-onnx").resolve(component).resolve("model.onnx");

@@ -83,7 +83,7 @@ final class DecodeCommand implements Callable<Integer> {
             });
         }
         PipelineLoader.Options options = model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker);
-        try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(options)) {
+        try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(model.resolve(options, spec.commandLine().getErr()), options)) {
             DecodeRequest built = request.build();
             EditResult result = pipeline.decode(code, built);
             List<Path> written = write(code, built, result, format, pipeline.models().description());
@@ -142,7 +142,7 @@ final class DecodeCommand implements Callable<Integer> {
                 .numInferenceSteps(code.numInferenceSteps()).guidanceScale(request.guidanceScale())
                 .sourceGuidanceScale(p.path("source_guidance_scale").asDouble(1)).numImagesPerPrompt(code.numImagesPerPrompt())
                 .eta(code.eta()).clipSkip(request.clipSkip()).build();
-        return new EditProvenance("cyclediffusion " + Versions.version(), model.model.toString(), backend + " (code " + codeFile + " from "
+        return new EditProvenance("cyclediffusion " + Versions.version(), model.source.model, backend + " (code " + codeFile + " from "
                 + code.model() + ")", imageNames, edit, seed == null ? -1 : seed.asLong(), !noSafetyChecker);
     }
 }

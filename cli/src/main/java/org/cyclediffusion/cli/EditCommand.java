@@ -45,8 +45,8 @@ final class EditCommand implements Callable<Integer> {
 
     // --- what to edit -------------------------------------------------------------------------
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Stable Diffusion folder (diffusers layout or optimum ONNX export).")
-    Path model;
+    @CommandLine.Mixin
+    ModelSource modelOptions;
 
     @Option(names = "--image", required = true, paramLabel = "FILE", description = "Input image (PNG, JPEG or WebP); repeat for a batch.")
     List<Path> images = new ArrayList<>();
@@ -149,12 +149,12 @@ final class EditCommand implements Callable<Integer> {
             DType requestedDType = dtype == null ? null : parse(() -> DType.parse(dtype), "--dtype");
             int rows = Math.max(prompts.size(), Math.max(sourcePrompts.size(), images.size()));
             OutputTarget target = OutputTarget.plan(output, outputFormat, quality, rows * Math.max(1, numImages), images);
-            ModelFolder folder = openModel();
+            ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
             PipelineLoader loader = new PipelineLoader(Registry.discover());
-            PipelineLoader.Options options = new PipelineLoader.Options(model, backend, dev, requestedDType, !noSafetyChecker, targetModel,
-                    scheduler);
+            PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, requestedDType, !noSafetyChecker,
+                    targetModel, scheduler);
             BackendProvider provider = loader.backend(folder, options);
-            DType dt = requestedDType != null ? requestedDType : provider.defaultDType(dev);
+            DType dt = requestedDType != null ? requestedDType : provider.defaultDType(folder, dev);
             List<RgbImage> inputs = readImages(err, progress);
             long usedSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xffffffffL;
             EditRequest.Builder request = EditRequest.builder().prompts(prompts).sourcePrompts(sourcePrompts).images(inputs).strength(strength)
@@ -172,9 +172,9 @@ final class EditCommand implements Callable<Integer> {
 
             // 2. Load, edit, write.
             interrupts.phase("loading the model");
-            progress.phase("loading model " + model + " (" + provider.name() + ", " + dev + ", " + dt.shortName() + ")");
+            progress.phase("loading model " + modelOptions.model + " (" + provider.name() + ", " + dev + ", " + dt.shortName() + ")");
             interrupts.pause();
-            try (CycleDiffusionPipeline pipeline = loader.load(options.withBackend(provider.name()))) {
+            try (CycleDiffusionPipeline pipeline = loader.load(folder, options.withBackend(provider.name()))) {
                 interrupts.check();
                 String description = pipeline.models().description();
                 EditResult result = pipeline.edit(built);
@@ -182,7 +182,7 @@ final class EditCommand implements Callable<Integer> {
                 progress.phase("writing " + (target.format() == OutputTarget.Format.NPY ? output : target.paths().size() == 1 ? output
                         : target.paths().size() + " files " + target.paths().get(0) + " …"));
                 interrupts.pause();
-                EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), model.toString(), description,
+                EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, description,
                         images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
                 write(target, result, provenance, interrupts);
                 warnNsfw(result, progress, err);
@@ -196,14 +196,6 @@ final class EditCommand implements Callable<Integer> {
         } finally {
             interrupts.end();
         }
-    }
-
-    private ModelFolder openModel() {
-        Errors.UsageException missing = ModelHint.missing(model);
-        if (missing != null) {
-            throw missing;
-        }
-        return ModelFolder.open(model);
     }
 
     private List<RgbImage> readImages(PrintWriter err, Progress progress) {

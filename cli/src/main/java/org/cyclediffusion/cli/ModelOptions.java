@@ -1,15 +1,18 @@
 package org.cyclediffusion.cli;
 
+import java.io.PrintWriter;
 import java.nio.file.Path;
+import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 /** The flags that choose a model and how it runs, shared by {@code encode} and {@code decode}. */
 final class ModelOptions {
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Stable Diffusion folder (diffusers layout or optimum ONNX export).")
-    Path model;
+    @CommandLine.Mixin
+    ModelSource source;
 
     @Option(names = "--backend", paramLabel = "NAME", description = "onnx or libtorch (default: chosen by the folder's files).")
     String backend;
@@ -37,6 +40,11 @@ final class ModelOptions {
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException("--dtype: " + e.getMessage());
         }
-        return new PipelineLoader.Options(model, backend, dev, dt, safetyChecker, null, scheduler);
+        return new PipelineLoader.Options(Path.of(source.model), backend, dev, dt, safetyChecker, null, scheduler);
+    }
+
+    /** The model these flags name, resolved (and downloaded when it is a hub id missing from the cache) for {@code options}. */
+    ModelFolder resolve(PipelineLoader.Options options, PrintWriter err) {
+        return source.resolve(options.backend(), options.safetyChecker(), err, false);
     }
 }

@@ -1,10 +1,8 @@
 package org.cyclediffusion.cli;
 
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
-import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.tokenizer.ClipTokenizer;
 import org.cyclediffusion.core.tokenizer.TokenizedPrompt;
 import picocli.CommandLine;
@@ -18,8 +16,8 @@ final class TokenizeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model folder (its tokenizer/ is used).")
-    Path model;
+    @CommandLine.Mixin
+    ModelSource modelOptions;
 
     @Option(names = "--verbose", description = "Stack traces on errors.")
     boolean verbose;
@@ -30,7 +28,7 @@ final class TokenizeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        ClipTokenizer tokenizer = ClipTokenizer.load(ModelFolder.open(model).component("tokenizer"));
+        ClipTokenizer tokenizer = ClipTokenizer.load(modelOptions.resolveForTokenizer(spec.commandLine().getErr()).component("tokenizer"));
         TokenizedPrompt t = tokenizer.tokenize(text);
         out.println("ids: " + Arrays.toString(t.ids()));
         int max = tokenizer.maxLength();

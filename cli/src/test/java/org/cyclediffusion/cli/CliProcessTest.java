@@ -256,15 +256,8 @@ class CliProcessTest {
         CliProcess.Result r = run(List.of("edit", "--model", m.toString(), "--image", IMAGE, "--source-prompt", "a", "--prompt", "b",
                 "--steps", "2", "--quiet", "--output", tmp.resolve("o.png").toString()));
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains(unet + ": not a valid ONNX model (truncated or damaged"), r.err());
+        assertTrue(r.err().contains(unet + ": not an ONNX model") && r.err().contains("truncated or corrupt"), r.err());
         assertFalse(Files.exists(tmp.resolve("o.png")));
-    }
-
-    @Test
-    void hubIdGetsAHint() {
-        CliProcess.Result r = run(List.of("edit", "--model", "runwayml/stable-diffusion-v1-5", "--image", IMAGE, "--source-prompt", "a",
-                "--prompt", "b", "--output", tmp.resolve("o.png").toString()));
-        assertRefusedEarly(r, "--model runwayml/stable-diffusion-v1-5", "hub id", "huggingface-cli download runwayml/stable-diffusion-v1-5");
     }
 
     private Path copyModel(String name) throws IOException {

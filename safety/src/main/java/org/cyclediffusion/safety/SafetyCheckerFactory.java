@@ -49,7 +49,7 @@ public final class SafetyCheckerFactory implements SafetyCheckerProvider {
             throw fail(folder, declaration + ", a class this build cannot run (expected " + TORCH_CLASS + " with "
                     + COMPONENT + "/" + TORCH_WEIGHTS + ", or " + ONNX_CLASS + " with " + COMPONENT + "/" + ONNX_MODEL + ")");
         }
-        boolean hasTorch = folder.hasFile(COMPONENT, TORCH_WEIGHTS);
+        boolean hasTorch = folder.hasWeights(COMPONENT, TORCH_WEIGHTS); // or its variant (model.fp16.safetensors)
         boolean hasOnnx = folder.hasFile(COMPONENT, ONNX_MODEL);
         if (!hasTorch && !hasOnnx) {
             throw fail(folder, declaration + " but " + folder.component(COMPONENT) + " has neither " + TORCH_WEIGHTS + " nor "
@@ -83,7 +83,7 @@ public final class SafetyCheckerFactory implements SafetyCheckerProvider {
                 throw fail(folder, "the backend (" + models.description() + ") computes safety embeddings, but the concept"
                         + " embeddings and thresholds live in " + COMPONENT + "/" + TORCH_WEIGHTS + ", which is missing");
             }
-            SafetyConcepts concepts = SafetyConcepts.load(folder.component(COMPONENT).resolve(TORCH_WEIGHTS));
+            SafetyConcepts concepts = SafetyConcepts.load(folder.weightsFile(COMPONENT, TORCH_WEIGHTS, true));
             return Optional.of(StableDiffusionSafetyChecker.withEmbedder(featureExtractor, embedder, concepts));
         }
         return Optional.of(StableDiffusionSafetyChecker.withClassifier(featureExtractor, (SafetyClassifier) model.get()));

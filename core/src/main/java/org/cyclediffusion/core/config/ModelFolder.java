@@ -1,21 +1,44 @@
 package org.cyclediffusion.core.config;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import org.cyclediffusion.core.checkpoint.SingleFileCheckpoint;
+import org.cyclediffusion.core.io.SafetensorsFile;
+import org.cyclediffusion.core.io.TensorSource;
+import org.cyclediffusion.core.spi.PredictionType;
 
 /**
  * A Stable Diffusion model folder: {@code model_index.json} and one sub-folder per component, in
  * the layout diffusers' {@code save_pretrained} or optimum's ONNX export writes.
+ *
+ * <p>Two refinements keep the backends unaware of where weights come from: a {@link #withVariant
+ * variant} ({@code diffusion_pytorch_model.fp16.safetensors}, diffusers' {@code variant="fp16"}),
+ * and a {@link #withCheckpoint single-file checkpoint} whose networks replace the folder's weights
+ * while the folder supplies configs, tokenizer, scheduler and safety checker
+ * ({@code from_single_file(..., config=folder)}). Backends read weights through {@link #weights}.
  */
 public final class ModelFolder {
     private final Path root;
     private final JsonConfig modelIndex;
+    private final String variant;
+    private final SingleFileCheckpoint checkpoint;
+    private final Map<String, JsonConfig> configOverrides;
 
-    private ModelFolder(Path root, JsonConfig modelIndex) {
+    private ModelFolder(Path root, JsonConfig modelIndex, String variant, SingleFileCheckpoint checkpoint,
+            Map<String, JsonConfig> configOverrides) {
         this.root = root;
         this.modelIndex = modelIndex;
+        this.variant = variant;
+        this.checkpoint = checkpoint;
+        this.configOverrides = Map.copyOf(configOverrides);
     }
 
     public static ModelFolder open(Path root) {
@@ -30,7 +53,41 @@ public final class ModelFolder {
         if (!Files.isRegularFile(index)) {
             throw new ConfigException(root + ": no model_index.json (expected a diffusers or optimum Stable Diffusion folder)");
         }
-        return new ModelFolder(r, JsonConfig.read(index));
+        return new ModelFolder(r, JsonConfig.read(index), null, null, Map.of());
+    }
+
+    /** The same folder, its weights taken from the {@code variant} files ({@code *.fp16.safetensors}); null: the plain ones. */
+    public ModelFolder withVariant(String v) {
+        return new ModelFolder(root, modelIndex, v, checkpoint, configOverrides);
+    }
+
+    /** The same folder's configs, tokenizer, scheduler and safety checker, with the networks of a single-file checkpoint. */
+    public ModelFolder withCheckpoint(SingleFileCheckpoint c) {
+        return new ModelFolder(root, modelIndex, variant, c, configOverrides);
+    }
+
+    /** The same folder, with {@code component/file} read as {@code config} instead (e.g. a prediction type settled by the user). */
+    public ModelFolder withConfig(String component, String file, JsonConfig config) {
+        Map<String, JsonConfig> m = new HashMap<>(configOverrides);
+        m.put(component + "/" + file, config);
+        return new ModelFolder(root, modelIndex, variant, checkpoint, m);
+    }
+
+    /** The same folder with the scheduler's {@code prediction_type} set (the user knows what the UNet predicts). */
+    public ModelFolder withPredictionType(PredictionType type) {
+        JsonConfig scheduler = config("scheduler", "scheduler_config.json");
+        ObjectNode node = scheduler.node().deepCopy();
+        node.put("prediction_type", type.configName());
+        return withConfig("scheduler", "scheduler_config.json", new JsonConfig(node, scheduler.source() + " (prediction_type "
+                + type.configName() + " by request)"));
+    }
+
+    public Optional<String> variant() {
+        return Optional.ofNullable(variant);
+    }
+
+    public Optional<SingleFileCheckpoint> checkpoint() {
+        return Optional.ofNullable(checkpoint);
     }
 
     public Path root() {
@@ -60,7 +117,119 @@ public final class ModelFolder {
 
     /** A component's config file, failing with the path when it is missing. */
     public JsonConfig config(String component, String file) {
+        JsonConfig override = configOverrides.get(component + "/" + file);
+        if (override != null) {
+            return new JsonConfig(override.node().deepCopy(), override.source());
+        }
         return JsonConfig.read(root.resolve(component).resolve(file));
+    }
+
+    /** Whether {@link #weights} finds the component's weights (a checkpoint's network, the variant or the plain file). */
+    public boolean hasWeights(String component, String safetensorsName) {
+        if (checkpoint != null && (component.equals("unet") || component.equals("vae") || component.equals("text_encoder"))) {
+            return true;
+        }
+        try {
+            return weightsFile(component, safetensorsName) != null;
+        } catch (ConfigException e) {
+            return false;
+        }
+    }
+
+    /**
+     * A component's tensors under diffusers' names: the checkpoint's network when there is one,
+     * else {@code safetensorsName} of the component ({@code model.safetensors} for transformers
+     * models, {@code diffusion_pytorch_model.safetensors} for diffusers models) or its variant. A
+     * folder holding only variant files of one kind uses them; pickle weights ({@code .bin}) are
+     * refused (unpickling runs arbitrary code) with the one-line conversion. The caller closes it.
+     */
+    public TensorSource weights(String component, String safetensorsName) {
+        if (checkpoint != null) {
+            Optional<TensorSource> fromCheckpoint = checkpoint.weights(component, this);
+            if (fromCheckpoint.isPresent()) {
+                return fromCheckpoint.get();
+            }
+        }
+        Path file = weightsFile(component, safetensorsName);
+        if (file == null) {
+            String bin = safetensorsName.equals("model.safetensors") ? "pytorch_model.bin" : safetensorsName.replace(".safetensors", ".bin");
+            if (hasFile(component, bin)) {
+                throw new ConfigException(component(component).resolve(bin) + ": PyTorch pickle weights are not loaded (unpickling runs"
+                        + " arbitrary code); convert the folder to safetensors once with diffusers: python -c \"from diffusers import"
+                        + " DiffusionPipeline as P; P.from_pretrained('" + root + "').save_pretrained('" + root
+                        + "', safe_serialization=True)\"");
+            }
+            requireFile(component, safetensorsName);
+        }
+        return SafetensorsFile.open(file);
+    }
+
+    /** Every weights variant the components' folders hold ({@code fp16} for {@code *.fp16.safetensors}), sorted. */
+    public List<String> variantsPresent() {
+        java.util.TreeSet<String> all = new java.util.TreeSet<>();
+        for (String component : new String[] {"unet", "vae", "text_encoder", "safety_checker"}) {
+            all.addAll(variants(root.resolve(component), "diffusion_pytorch_model"));
+            all.addAll(variants(root.resolve(component), "model"));
+        }
+        return List.copyOf(all);
+    }
+
+    /**
+     * The safetensors file {@link #weights} reads for a component of the folder itself (the
+     * variant, or the only variant there is), for readers that need the file; fails as
+     * {@link #requireFile} when there is none.
+     */
+    public Path weightsFile(String component, String safetensorsName, boolean required) {
+        Path file = weightsFile(component, safetensorsName);
+        return file != null || !required ? file : requireFile(component, safetensorsName);
+    }
+
+    /** The weights file of a component, or null when there is none (an ambiguous or missing variant fails). */
+    private Path weightsFile(String component, String safetensorsName) {
+        Path dir = root.resolve(component);
+        String stem = safetensorsName.substring(0, safetensorsName.length() - ".safetensors".length());
+        if (variant != null) {
+            Path v = dir.resolve(stem + "." + variant + ".safetensors");
+            if (Files.isRegularFile(v)) {
+                return v;
+            }
+            List<String> found = variants(dir, stem);
+            throw new ConfigException(v + ": file not found (--variant " + variant + "; " + component + "/ has "
+                    + (found.isEmpty() ? "no variant files" : "variants " + found) + (Files.isRegularFile(dir.resolve(safetensorsName))
+                            ? " and the plain " + safetensorsName + ": drop --variant to use it" : "") + ")");
+        }
+        Path plain = dir.resolve(safetensorsName);
+        if (Files.isRegularFile(plain)) {
+            return plain;
+        }
+        List<String> found = variants(dir, stem);
+        if (found.size() == 1) {
+            return dir.resolve(stem + "." + found.get(0) + ".safetensors");
+        }
+        if (found.size() > 1) {
+            throw new ConfigException(dir + ": no " + safetensorsName + ", only the variants " + found + "; pick one with --variant");
+        }
+        return null;
+    }
+
+    private static List<String> variants(Path dir, String stem) {
+        List<String> out = new ArrayList<>();
+        if (!Files.isDirectory(dir)) {
+            return out;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, stem + ".*.safetensors")) {
+            for (Path f : files) {
+                String name = f.getFileName().toString();
+                String v = name.substring(stem.length() + 1, name.length() - ".safetensors".length());
+                if (!v.contains(".") && Files.isRegularFile(f)) {
+                    out.add(v);
+                }
+            }
+        } catch (IOException e) {
+            throw new ConfigException(dir + ": cannot list (" + e + ")", e);
+        }
+        out.sort(null);
+        return out;
     }
 
     /** A required file of a component, failing with what was expected when it is missing. */
@@ -74,6 +243,6 @@ public final class ModelFolder {
 
     @Override
     public String toString() {
-        return root.toString();
+        return checkpoint != null ? checkpoint.path() + " (configs from " + root + ")" : root.toString();
     }
 }

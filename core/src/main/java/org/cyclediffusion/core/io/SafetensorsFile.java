@@ -54,7 +54,7 @@ import org.cyclediffusion.core.tensor.FloatTensor;
  * <p>Buffers returned by {@link #buffer} stay valid after {@link #close()} (a mapping does not
  * depend on its channel); the OS releases each mapping when its buffer is garbage collected.
  */
-public final class SafetensorsFile implements AutoCloseable {
+public final class SafetensorsFile implements TensorSource {
     /** The reference's {@code MAX_HEADER_SIZE}: a larger header is refused before it is read. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
 
@@ -67,6 +67,7 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Path path;
     private final FileChannel channel;
     private final long dataStart;
+    private final long dataSize;
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
 
@@ -123,10 +124,12 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    private SafetensorsFile(Path path, FileChannel channel, long dataStart, Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+    private SafetensorsFile(Path path, FileChannel channel, long dataStart, long dataSize, Map<String, TensorInfo> tensors,
+            Map<String, String> metadata) {
         this.path = path;
         this.channel = channel;
         this.dataStart = dataStart;
+        this.dataSize = dataSize;
         this.tensors = tensors;
         this.metadata = metadata;
     }
@@ -214,7 +217,7 @@ public final class SafetensorsFile implements AutoCloseable {
             }
         }
         checkLayout(path, tensors.values(), dataSize);
-        return new SafetensorsFile(path, ch, dataStart, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+        return new SafetensorsFile(path, ch, dataStart, dataSize, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
     }
 
     private static void readMetadata(Path path, JsonNode node, Map<String, String> into) {
@@ -337,11 +340,13 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
+    @Override
     public Path path() {
         return path;
     }
 
     /** Every tensor, in the order of the header. */
+    @Override
     public Map<String, TensorInfo> tensors() {
         return tensors;
     }
@@ -355,6 +360,7 @@ public final class SafetensorsFile implements AutoCloseable {
         return tensors.containsKey(name);
     }
 
+    @Override
     public TensorInfo info(String name) {
         TensorInfo t = tensors.get(name);
         if (t == null) {
@@ -369,12 +375,25 @@ public final class SafetensorsFile implements AutoCloseable {
      * The tensor's raw bytes, memory-mapped (read-only, little-endian, position 0). Each call maps
      * anew; the offset may lie anywhere in the file, the tensor itself must be under 2 GiB.
      */
+    @Override
     public ByteBuffer buffer(String name) {
-        TensorInfo t = info(name);
+        return buffer(info(name));
+    }
+
+    /**
+     * The bytes of any entry whose offsets lie in this file's data section, e.g. a slice of a
+     * stored tensor that a {@link TensorSource} view exposes under another name and shape.
+     */
+    public ByteBuffer buffer(TensorInfo t) {
+        String name = t.name();
         if (!channel.isOpen()) {
             throw new CycleDiffusionException(path + ": tensor '" + name + "' read after close()");
         }
         long len = t.byteSize();
+        if (t.begin() < 0 || len < 0 || t.end() > dataSize) {
+            throw new ConfigException(path + ": tensor '" + name + "' [" + t.begin() + ", " + t.end() + ") lies outside the data section of "
+                    + dataSize + " bytes");
+        }
         if (len > Integer.MAX_VALUE) {
             throw new ConfigException(path + ": tensor '" + name + "' is " + len + " bytes; a single tensor over 2 GiB is not supported");
         }

@@ -22,6 +22,9 @@ import org.cyclediffusion.core.tokenizer.ClipTokenizer;
 public final class PipelineLoader {
     private static final System.Logger LOG = System.getLogger(PipelineLoader.class.getName());
 
+    /** The backend that reads a single-file checkpoint's networks (through {@link ModelFolder#weights}). */
+    private static final String SINGLE_FILE_BACKEND = "libtorch";
+
     private final Registry registry;
 
     public PipelineLoader(Registry registry) {
@@ -100,7 +103,13 @@ public final class PipelineLoader {
      * anything: named and able to open the folder on the device, or the one whose files are there.
      */
     public BackendProvider backend(ModelFolder folder, Options options) {
-        BackendProvider backend = options.backend() == null ? registry.backendFor(folder) : registry.backend(options.backend());
+        String backendName = folder.checkpoint().isPresent() && options.backend() == null ? SINGLE_FILE_BACKEND : options.backend();
+        BackendProvider backend = backendName == null ? registry.backendFor(folder) : registry.backend(backendName);
+        if (folder.checkpoint().isPresent() && !backend.name().equals(SINGLE_FILE_BACKEND)) {
+            // Only LibTorch reads weights through ModelFolder.weights; another backend would load the config folder's own files.
+            throw new ConfigException(folder + ": a single-file checkpoint loads on the " + SINGLE_FILE_BACKEND + " backend, not "
+                    + backend.name() + " (drop --backend " + backend.name() + ")");
+        }
         if (options.backend() != null && !backend.canOpen(folder)) {
             List<String> others = registry.backends().values().stream().filter(b -> b.canOpen(folder)).map(BackendProvider::name).toList();
             throw new ConfigException(others.isEmpty()
@@ -115,11 +124,25 @@ public final class PipelineLoader {
     }
 
     public CycleDiffusionPipeline load(Options options) {
-        Loaded a = open(options.model(), options, options.targetModel() == null);
+        return load(ModelFolder.open(options.model()), options);
+    }
+
+    /**
+     * Loads a model already resolved (a hub id, a single-file checkpoint or a variant, see
+     * {@code org.cyclediffusion.core.model.ModelResolver}); {@code options.model()} is not read,
+     * {@code options.targetModel()} is opened as a folder when set.
+     */
+    public CycleDiffusionPipeline load(ModelFolder folder, Options options) {
+        return load(folder, options.targetModel() == null ? null : ModelFolder.open(options.targetModel()), options);
+    }
+
+    /** As {@link #load(ModelFolder, Options)} with model B resolved too (null for a one-model pipeline). */
+    public CycleDiffusionPipeline load(ModelFolder model, ModelFolder targetModel, Options options) {
+        Loaded a = open(model, options, targetModel == null);
         Loaded b = null;
         try {
-            if (options.targetModel() != null) {
-                b = open(options.targetModel(), options, true);
+            if (targetModel != null) {
+                b = open(targetModel, options, true);
             }
             Loaded ownedA = a;
             Loaded ownedB = b;
@@ -150,8 +173,7 @@ public final class PipelineLoader {
         return failure;
     }
 
-    private Loaded open(Path model, Options options, boolean withChecker) {
-        ModelFolder folder = ModelFolder.open(model);
+    private Loaded open(ModelFolder folder, Options options, boolean withChecker) {
         BackendProvider backend = backend(folder, options);
         // Read the cheap parts first so a broken scheduler or tokenizer fails before weights load.
         SchedulerFactory scheduler = registry.scheduler(options.scheduler(), folder.config("scheduler", "scheduler_config.json"));
@@ -161,11 +183,11 @@ public final class PipelineLoader {
                     + registry.schedulers().keySet() + ")");
         }
         ClipTokenizer tokenizer = ClipTokenizer.load(folder.component("tokenizer"));
-        DType dtype = options.dtype() != null ? options.dtype() : backend.defaultDType(options.device());
+        DType dtype = options.dtype() != null ? options.dtype() : backend.defaultDType(folder, options.device());
         Models models = backend.open(folder, options.device(), dtype);
         try {
             SafetyChecker checker = withChecker ? safetyChecker(folder, models, options.safetyChecker()) : null;
-            return new Loaded(new DiffusionModel(model.toString(), models, tokenizer, scheduler), checker);
+            return new Loaded(new DiffusionModel(folder.toString(), models, tokenizer, scheduler), checker);
         } catch (RuntimeException e) {
             throw closeAfter(e, models);
         }

@@ -25,6 +25,15 @@ public interface BackendProvider {
     }
 
     /**
+     * Default precision for this folder on a device, when the user asked for none. A backend whose
+     * precision is fixed by its files (an ONNX export) reads it from them; by default
+     * {@link #defaultDType(Device)}. Cheap: reads at most a file's header, loads no weights.
+     */
+    default DType defaultDType(ModelFolder folder, Device device) {
+        return defaultDType(device);
+    }
+
+    /**
      * Loads the networks of a model folder. Exception-safe: what was opened before a failure is
      * closed before the exception leaves.
      */

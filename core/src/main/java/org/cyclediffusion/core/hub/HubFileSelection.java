@@ -1,0 +1,99 @@
+package org.cyclediffusion.core.hub;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.cyclediffusion.core.config.JsonConfig;
+
+/**
+ * Which files of a pipeline repository a run needs: {@code model_index.json}, and in the folder
+ * of every component it declares the configs, tokenizer and scheduler files and the weights of
+ * one backend in one variant: safetensors for LibTorch (the plain file, the {@code --variant} one,
+ * or the only variant there is), the {@code .onnx} graph and its external data for ONNX Runtime.
+ * Pickles, Flax and TensorFlow weights, other variants and other backends' files are left on the
+ * hub; without the safety checker its weights are too.
+ */
+public final class HubFileSelection {
+    public static final String MODEL_INDEX = "model_index.json";
+    private static final Set<String> OTHER_WEIGHTS = Set.of(".bin", ".ckpt", ".pt", ".pth", ".msgpack", ".h5", ".pkl");
+    private static final Set<String> ONNX = Set.of(".onnx", ".onnx_data", ".pb");
+
+    private HubFileSelection() {
+    }
+
+    /**
+     * @param backend null: LibTorch when the UNet has safetensors weights, else ONNX when it has a graph
+     */
+    public static List<String> select(HubId id, List<String> files, JsonConfig modelIndex, String backend, String variant,
+            boolean safetyChecker) {
+        String chosen = backend != null ? backend : files.stream().anyMatch(f -> f.startsWith("unet/diffusion_pytorch_model")
+                && f.endsWith(".safetensors")) ? "libtorch" : files.contains("unet/model.onnx") ? "onnx" : null;
+        if (chosen == null) {
+            throw new HubException(id + ": no UNet weights this program loads (unet/diffusion_pytorch_model*.safetensors or unet/model.onnx);"
+                    + " the repository has " + abbreviate(files.stream().filter(f -> f.startsWith("unet/")).toList()));
+        }
+        Set<String> components = new java.util.TreeSet<>();
+        modelIndex.node().fields().forEachRemaining(e -> {
+            if (!e.getKey().startsWith("_") && e.getValue().isArray() && e.getValue().size() == 2 && !e.getValue().get(0).isNull()) {
+                components.add(e.getKey());
+            }
+        });
+        if (!safetyChecker) {
+            components.remove("safety_checker");
+        }
+        List<String> out = new ArrayList<>(List.of(MODEL_INDEX));
+        Map<String, Map<String, List<String>>> safetensors = new TreeMap<>(); // dir → stem → files
+        for (String f : files) {
+            int slash = f.indexOf('/');
+            if (slash < 0 || !components.contains(f.substring(0, slash)) || f.substring(f.lastIndexOf('/') + 1).startsWith(".")) {
+                continue;
+            }
+            String ext = extension(f);
+            if (f.endsWith(".safetensors")) {
+                if (chosen.equals("libtorch")) {
+                    String dir = f.substring(0, f.lastIndexOf('/'));
+                    String name = f.substring(f.lastIndexOf('/') + 1);
+                    safetensors.computeIfAbsent(dir, d -> new LinkedHashMap<>()).computeIfAbsent(name.substring(0, name.indexOf('.')),
+                            s -> new ArrayList<>()).add(f);
+                }
+            } else if (ONNX.contains(ext) || f.contains(".onnx_data")) {
+                if (chosen.equals("onnx")) {
+                    out.add(f);
+                }
+            } else if (!OTHER_WEIGHTS.contains(ext) && !f.endsWith(".safetensors.index.json") && !f.endsWith(".bin.index.json")) {
+                out.add(f);
+            }
+        }
+        safetensors.forEach((dir, stems) -> stems.forEach((stem, candidates) -> out.add(pick(id, dir, stem, candidates, variant))));
+        return out;
+    }
+
+    private static String pick(HubId id, String dir, String stem, List<String> candidates, String variant) {
+        String plain = dir + "/" + stem + ".safetensors";
+        if (variant != null) {
+            String wanted = dir + "/" + stem + "." + variant + ".safetensors";
+            return candidates.contains(wanted) ? wanted : plain; // a missing variant is named when the folder opens
+        }
+        if (candidates.contains(plain)) {
+            return plain;
+        }
+        if (candidates.size() == 1) {
+            return candidates.get(0);
+        }
+        throw new HubException(id + ": " + dir + "/ has only the variants " + candidates + "; pick one with --variant");
+    }
+
+    private static String extension(String f) {
+        String name = f.substring(f.lastIndexOf('/') + 1);
+        int dot = name.lastIndexOf('.');
+        return dot < 0 ? "" : name.substring(dot).toLowerCase(Locale.ROOT);
+    }
+
+    private static String abbreviate(List<String> files) {
+        return files.size() <= 10 ? files.toString() : files.subList(0, 10) + " and " + (files.size() - 10) + " more";
+    }
+}
