@@ -1,10 +1,11 @@
 package org.cyclediffusion.libtorch;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.cyclediffusion.core.config.JsonConfig;
-import org.cyclediffusion.libtorch.Layers.Conv2d;
+import org.cyclediffusion.libtorch.layers.Conv2d;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ShapeRecorder;
 
 /**
  * diffusers' {@code AutoencoderKL} (v0.23.0), without slicing or tiling: {@code encode} returns
@@ -19,11 +20,17 @@ final class AutoencoderKL {
     private final Conv2d postQuantConv;
 
     AutoencoderKL(AutoencoderKLConfig config, TorchWeights w) {
+        this(config, new TorchWeightsSource(config.source(), w));
+    }
+
+    /** Assembles the network in diffusers' construction order (encoder, decoder, quant_conv, post_quant_conv). */
+    private AutoencoderKL(AutoencoderKLConfig config, ParameterSource p) {
         this.config = config;
-        this.encoder = new VaeEncoder(config, w);
-        this.decoder = new VaeDecoder(config, w);
-        this.quantConv = Conv2d.of(w, "quant_conv", 1, 0);
-        this.postQuantConv = Conv2d.of(w, "post_quant_conv", 1, 0);
+        this.encoder = new VaeEncoder(config, p);
+        this.decoder = new VaeDecoder(config, p);
+        int moments = 2 * config.latentChannels();
+        this.quantConv = Conv2d.create(p, "quant_conv", moments, moments, 1, 1, 0);
+        this.postQuantConv = Conv2d.create(p, "post_quant_conv", config.latentChannels(), config.latentChannels(), 1, 1, 0);
     }
 
     /** Every parameter of the {@code AutoencoderKL} that {@code vae/config.json} describes, by state-dict name, with its shape. */
@@ -32,12 +39,9 @@ final class AutoencoderKL {
     }
 
     static Map<String, long[]> expectedShapes(AutoencoderKLConfig c) {
-        Map<String, long[]> s = new LinkedHashMap<>();
-        VaeEncoder.expect(s, c);
-        VaeDecoder.expect(s, c);
-        Conv2d.expect(s, "quant_conv", 2L * c.latentChannels(), 2L * c.latentChannels(), 1);
-        Conv2d.expect(s, "post_quant_conv", c.latentChannels(), c.latentChannels(), 1);
-        return s;
+        ShapeRecorder recorder = new ShapeRecorder(c.source());
+        new AutoencoderKL(c, recorder);
+        return recorder.shapes();
     }
 
     AutoencoderKLConfig config() {
@@ -46,11 +50,11 @@ final class AutoencoderKL {
 
     /** pixels [B, in_channels, H, W] → moments [B, 2·latent_channels, H/f, W/f]. */
     Tensor encodeMoments(Tensor pixels) {
-        return quantConv.apply(encoder.forward(pixels));
+        return quantConv.forward(encoder.forward(pixels));
     }
 
     /** unscaled latents [B, latent_channels, h, w] → pixels [B, out_channels, h·f, w·f]. */
     Tensor decode(Tensor latents) {
-        return decoder.forward(postQuantConv.apply(latents));
+        return decoder.forward(postQuantConv.forward(latents));
     }
 }

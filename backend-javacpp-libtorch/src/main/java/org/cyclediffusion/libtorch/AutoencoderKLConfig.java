@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.libtorch.layers.Activation;
 
 /**
  * {@code vae/config.json} as diffusers v0.23.0's {@code AutoencoderKL} reads it, with its defaults

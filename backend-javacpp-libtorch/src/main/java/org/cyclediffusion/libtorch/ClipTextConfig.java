@@ -2,6 +2,7 @@ package org.cyclediffusion.libtorch;
 
 import java.util.Set;
 import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.libtorch.layers.Activation;
 
 /**
  * {@code text_encoder/config.json} as transformers' {@code CLIPTextConfig} reads it, with its

@@ -2,12 +2,13 @@ package org.cyclediffusion.libtorch;
 
 import static org.bytedeco.pytorch.global.torch.embedding;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.JsonConfig;
-import org.cyclediffusion.libtorch.Layers.LayerNorm;
+import org.cyclediffusion.libtorch.layers.LayerNorm;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ShapeRecorder;
 
 /**
  * transformers' {@code CLIPTextModel} (4.35) as Stable Diffusion uses it: token plus position
@@ -24,12 +25,16 @@ final class ClipTextModel {
     private final LayerNorm finalLayerNorm;
 
     ClipTextModel(ClipTextConfig config, TorchWeights w) {
-        this.config = config;
-        this.tokenEmbedding = w.get(PREFIX + ".embeddings.token_embedding.weight");
-        this.positionEmbedding = w.get(PREFIX + ".embeddings.position_embedding.weight");
-        this.encoder = new ClipEncoder(w, PREFIX + ".encoder", config.numLayers(), config.numHeads(), config.activation(),
-                config.layerNormEps());
-        this.finalLayerNorm = LayerNorm.of(w, PREFIX + ".final_layer_norm", config.layerNormEps());
+        this(config, new TorchWeightsSource(config.source(), w));
+    }
+
+    private ClipTextModel(ClipTextConfig c, ParameterSource p) {
+        this.config = c;
+        this.tokenEmbedding = p.take(PREFIX + ".embeddings.token_embedding.weight", c.vocabSize(), c.hiddenSize());
+        this.positionEmbedding = p.take(PREFIX + ".embeddings.position_embedding.weight", c.maxPositions(), c.hiddenSize());
+        this.encoder = new ClipEncoder(p, PREFIX + ".encoder", c.numLayers(), c.hiddenSize(), c.intermediateSize(), c.numHeads(),
+                c.activation(), c.layerNormEps());
+        this.finalLayerNorm = LayerNorm.create(p, PREFIX + ".final_layer_norm", c.hiddenSize(), c.layerNormEps());
     }
 
     /**
@@ -41,12 +46,9 @@ final class ClipTextModel {
     }
 
     static Map<String, long[]> expectedShapes(ClipTextConfig c) {
-        Map<String, long[]> s = new LinkedHashMap<>();
-        s.put(PREFIX + ".embeddings.token_embedding.weight", new long[] {c.vocabSize(), c.hiddenSize()});
-        s.put(PREFIX + ".embeddings.position_embedding.weight", new long[] {c.maxPositions(), c.hiddenSize()});
-        ClipEncoder.expect(s, PREFIX + ".encoder", c.numLayers(), c.hiddenSize(), c.intermediateSize());
-        LayerNorm.expect(s, PREFIX + ".final_layer_norm", c.hiddenSize());
-        return s;
+        ShapeRecorder recorder = new ShapeRecorder(c.source());
+        new ClipTextModel(c, recorder);
+        return recorder.shapes();
     }
 
     /**
@@ -68,7 +70,7 @@ final class ClipTextModel {
         // position_ids = arange(L): the first L rows of the position table, broadcast over the batch.
         Tensor hidden = embedding(tokenEmbedding, ids).add(positionEmbedding.narrow(0, 0, length));
         hidden = encoder.forward(hidden, config.numLayers() - clipSkip, true);
-        return finalLayerNorm.apply(hidden);
+        return finalLayerNorm.forward(hidden);
     }
 
     int hiddenSize() {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Set;
 import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.libtorch.layers.Activation;
 
 /**
  * The vision half of a {@code CLIPConfig} ({@code safety_checker/config.json}). transformers saves

@@ -41,8 +41,8 @@ final class TorchContext {
 
     /**
      * Loads the natives and checks that the device can be used: a CUDA device needs the GPU build
-     * of LibTorch on the class path and a visible GPU. On the CPU, intra-op threads = cores unless
-     * {@code OMP_NUM_THREADS} is set.
+     * of LibTorch on the class path and a visible GPU. On the CPU, intra-op threads = idle cores
+     * ({@link CpuThreads}) unless {@code OMP_NUM_THREADS} is set.
      */
     static TorchContext open(Device device, DType dtype) {
         if (device.isCuda() && !TorchNatives.cudaNativesOnClassPath()) {
@@ -66,11 +66,11 @@ final class TorchContext {
             }
         } else if (System.getenv("OMP_NUM_THREADS") == null) {
             // OMP_NUM_THREADS is torch's own knob (LibTorch's OpenMP pool starts with it): a user
-            // who set it keeps it. On a machine shared with other work, 1 thread can be several
-            // times faster than spinning OpenMP threads that wait for a core.
-            int cores = Runtime.getRuntime().availableProcessors();
-            if (get_num_threads() != cores) {
-                set_num_threads(cores);
+            // who set it keeps it. Otherwise one thread per idle core (see CpuThreads: spinning
+            // OpenMP threads on busy cores are ten times slower than one thread).
+            int threads = CpuThreads.forLoad(Runtime.getRuntime().availableProcessors(), CpuThreads.loadAverage());
+            if (get_num_threads() != threads) {
+                set_num_threads(threads);
             }
         }
         return new TorchContext(device, dtype);

@@ -90,8 +90,22 @@ public final class TorchNatives {
                         + Loader.getPlatform() + ")", e);
             }
             checkNoForeignLibTorch();
+            disableNnpack();
             loaded = true;
         }
+    }
+
+    /**
+     * Switches NNPACK off for the process, before any convolution asks for it. LibTorch consults
+     * NNPACK for a convolution that oneDNN does not take ({@code use_nnpack}: the user flag, then
+     * {@code _nnpack_available()}); on a CPU where NNPACK's initialisation fails (AMD EPYC in a VM:
+     * "Unsupported hardware") every such call logs "Could not initialize NNPACK!" again, thousands
+     * of times per edit. NNPACK would only ever run batches of 16 or more ({@code input.size(0) >= 16});
+     * our UNet batch is at most 4 per image pair, so it is never the kernel we lose: clearing the
+     * user flag short-circuits the check before NNPACK is touched, on every CPU.
+     */
+    private static void disableNnpack() {
+        org.bytedeco.pytorch.global.torch.globalContext().setUserEnabledNNPACK(false);
     }
 
     /** Whether LibTorch's CUDA library was loaded (the GPU build, with its CUDA dependencies found); after {@link #load()}. */

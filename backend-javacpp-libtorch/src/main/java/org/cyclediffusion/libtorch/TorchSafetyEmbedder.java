@@ -1,6 +1,7 @@
 package org.cyclediffusion.libtorch;
 
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.UnaryOperator;
@@ -9,7 +10,9 @@ import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.spi.SafetyEmbedder;
 import org.cyclediffusion.core.tensor.FloatTensor;
-import org.cyclediffusion.libtorch.Layers.Linear;
+import org.cyclediffusion.libtorch.layers.Linear;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ShapeRecorder;
 
 /**
  * The network half of diffusers' {@code StableDiffusionSafetyChecker}: {@code vision_model}
@@ -38,9 +41,14 @@ final class TorchSafetyEmbedder extends TorchComponent implements SafetyEmbedder
 
     /** What this class loads: the vision tower and the bias-free {@code visual_projection} (hidden → projection_dim). */
     static Map<String, long[]> embedderShapes(ClipVisionConfig config) {
-        Map<String, long[]> s = ClipVisionModel.expectedShapes(config, VISION_PREFIX);
-        Linear.expect(s, "visual_projection", config.projectionDim(), config.hiddenSize(), false);
-        return s;
+        ShapeRecorder recorder = new ShapeRecorder(config.source());
+        new ClipVisionModel(config, recorder, VISION_PREFIX);
+        projection(recorder, config);
+        return new LinkedHashMap<>(recorder.shapes());
+    }
+
+    private static Linear projection(ParameterSource p, ClipVisionConfig config) {
+        return Linear.create(p, "visual_projection", config.hiddenSize(), config.projectionDim(), false);
     }
 
     /**
@@ -65,8 +73,8 @@ final class TorchSafetyEmbedder extends TorchComponent implements SafetyEmbedder
         Map<String, long[]> expected = embedderShapes(config);
         TorchWeights weights = TorchWeights.load(folder.weights("safety_checker", "model.safetensors"), expected, CONCEPT_TENSORS, UnaryOperator.identity(), context, context.scalarType());
         try {
-            return new TorchSafetyEmbedder(context, weights, new ClipVisionModel(config, weights, VISION_PREFIX),
-                    Linear.of(weights, "visual_projection", false));
+            TorchWeightsSource source = new TorchWeightsSource(config.source(), weights);
+            return new TorchSafetyEmbedder(context, weights, new ClipVisionModel(config, source, VISION_PREFIX), projection(source, config));
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -82,6 +90,6 @@ final class TorchSafetyEmbedder extends TorchComponent implements SafetyEmbedder
             throw new CycleDiffusionException("safety checker pixel values: expected [B, " + c.numChannels() + ", " + c.imageSize() + ", "
                     + c.imageSize() + "] (CLIPImageProcessor output), found " + Arrays.toString(s));
         }
-        return run(() -> TorchContext.download(projection.apply(vision.pooled(context().upload(pixelValues)))));
+        return run(() -> TorchContext.download(projection.forward(vision.pooled(context().upload(pixelValues)))));
     }
 }

@@ -1,35 +1,24 @@
 package org.cyclediffusion.libtorch;
 
-import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
-import org.cyclediffusion.libtorch.Layers.GroupNorm;
-import org.cyclediffusion.libtorch.Layers.Linear;
+import org.cyclediffusion.libtorch.layers.Attention;
+import org.cyclediffusion.libtorch.layers.GroupNorm;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.Scopes;
 
 /**
  * The self-attention of the VAE's mid block: diffusers' {@code Attention} with a group norm, one
- * head over all channels, a residual connection and {@code upcast_softmax}, as
- * {@code AttnProcessor2_0} runs it on [B, C, H, W] (flattened to H·W tokens of C features).
+ * head over all channels ({@code attention_head_dim} = the channel count), biased projections, a
+ * residual connection and {@code upcast_softmax} (see {@link Attention} for how that is honoured),
+ * as {@code AttnProcessor2_0} runs it on [B, C, H, W] flattened to H·W tokens of C features.
  */
 final class VaeAttentionBlock {
     private final GroupNorm groupNorm;
-    private final Linear q;
-    private final Linear k;
-    private final Linear v;
-    private final Linear out;
+    private final Attention attention;
 
-    VaeAttentionBlock(TorchWeights w, String prefix, int groups, double eps) {
-        this.groupNorm = GroupNorm.of(w, prefix + ".group_norm", groups, eps);
-        this.q = Linear.of(w, prefix + ".to_q", true);
-        this.k = Linear.of(w, prefix + ".to_k", true);
-        this.v = Linear.of(w, prefix + ".to_v", true);
-        this.out = Linear.of(w, prefix + ".to_out.0", true);
-    }
-
-    static void expect(Map<String, long[]> shapes, String prefix, int channels) {
-        GroupNorm.expect(shapes, prefix + ".group_norm", channels);
-        for (String proj : new String[] {"to_q", "to_k", "to_v", "to_out.0"}) {
-            Linear.expect(shapes, prefix + "." + proj, channels, channels, true);
-        }
+    VaeAttentionBlock(ParameterSource p, String prefix, int channels, int groups, double eps) {
+        this.groupNorm = GroupNorm.create(p, prefix + ".group_norm", groups, channels, eps);
+        this.attention = Attention.diffusers(p, prefix, channels, channels, 1, channels, true);
     }
 
     /**
@@ -46,14 +35,14 @@ final class VaeAttentionBlock {
     }
 
     Tensor forward(Tensor x) {
-        long b = x.size(0);
-        long c = x.size(1);
-        long h = x.size(2);
-        long w = x.size(3);
-        Tensor tokens = groupNorm.apply(x).view(b, c, h * w).transpose(1, 2);
-        // heads = channels / attention_head_dim = 1 (the VAE sets attention_head_dim to the channel count).
-        Tensor attended = Layers.attention(q.apply(tokens), k.apply(tokens), v.apply(tokens), 1, false, true);
-        Tensor projected = out.apply(attended).transpose(1, 2).reshape(b, c, h, w);
-        return projected.add(x);
+        return Scopes.inChildScope(() -> {
+            long b = x.size(0);
+            long c = x.size(1);
+            long h = x.size(2);
+            long w = x.size(3);
+            Tensor tokens = groupNorm.forward(x).view(b, c, h * w).transpose(1, 2);
+            Tensor attended = attention.forward(tokens);
+            return attended.transpose(1, 2).reshape(b, c, h, w).add(x);
+        });
     }
 }

@@ -1,22 +1,24 @@
 package org.cyclediffusion.libtorch;
 
-import static org.bytedeco.pytorch.global.torch.upsample_nearest2d;
-
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.cyclediffusion.libtorch.Layers.Conv2d;
-import org.cyclediffusion.libtorch.Layers.GroupNorm;
+import org.cyclediffusion.libtorch.layers.Activation;
+import org.cyclediffusion.libtorch.layers.Conv2d;
+import org.cyclediffusion.libtorch.layers.GroupNorm;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ResnetBlock2D;
+import org.cyclediffusion.libtorch.layers.Scopes;
+import org.cyclediffusion.libtorch.layers.Upsample2D;
 
 /**
  * diffusers' VAE {@code Decoder}: {@code conv_in}, the mid block, one {@code UpDecoderBlock2D} per
  * level in reverse channel order (layers_per_block + 1 resnets, then nearest ×2 upsampling and a
- * conv except at the last level), group norm, SiLU, {@code conv_out}. Norm eps 1e-6.
+ * conv except at the last level), group norm, SiLU, {@code conv_out}. Norm eps 1e-6. Every block
+ * frees its temporaries when it returns (at 512² one decode otherwise holds several GB).
  */
 final class VaeDecoder {
-    private record UpBlock(List<ResnetBlock2D> resnets, Conv2d upsample) {
+    private record UpBlock(List<ResnetBlock2D> resnets, Upsample2D upsample) {
     }
 
     private final Conv2d convIn;
@@ -24,62 +26,43 @@ final class VaeDecoder {
     private final List<UpBlock> upBlocks = new ArrayList<>();
     private final GroupNorm normOut;
     private final Conv2d convOut;
-    private final Activation activation = Activation.SILU;
+    private final Activation activation;
 
-    VaeDecoder(AutoencoderKLConfig c, TorchWeights w) {
+    VaeDecoder(AutoencoderKLConfig c, ParameterSource p) {
         int[] ch = c.blockOutChannels();
         int levels = ch.length;
         int groups = c.normNumGroups();
         double eps = VaeEncoder.EPS;
-        convIn = Conv2d.of(w, "decoder.conv_in", 1, 1);
-        midBlock = new VaeMidBlock(w, "decoder.mid_block", ch[levels - 1], groups, eps, activation);
+        activation = Activation.SILU;
+        convIn = Conv2d.create(p, "decoder.conv_in", c.latentChannels(), ch[levels - 1], 3, 1, 1);
+        midBlock = new VaeMidBlock(p, "decoder.mid_block", ch[levels - 1], groups, eps, activation);
         int out = ch[levels - 1];
         for (int i = 0; i < levels; i++) {
             int in = out;
             out = ch[levels - 1 - i];
             List<ResnetBlock2D> resnets = new ArrayList<>();
             for (int j = 0; j < c.layersPerBlock() + 1; j++) {
-                resnets.add(new ResnetBlock2D(w, "decoder.up_blocks." + i + ".resnets." + j, j == 0 ? in : out, out, groups, eps, activation));
+                resnets.add(ResnetBlock2D.create(p, "decoder.up_blocks." + i + ".resnets." + j, j == 0 ? in : out, out, 0, groups, eps,
+                        1.0, activation));
             }
-            Conv2d up = i < levels - 1 ? Conv2d.of(w, "decoder.up_blocks." + i + ".upsamplers.0.conv", 1, 1) : null;
-            upBlocks.add(new UpBlock(resnets, up));
+            Upsample2D up = i < levels - 1 ? Upsample2D.create(p, "decoder.up_blocks." + i + ".upsamplers.0", out) : null;
+            upBlocks.add(new UpBlock(List.copyOf(resnets), up));
         }
-        normOut = GroupNorm.of(w, "decoder.conv_norm_out", groups, eps);
-        convOut = Conv2d.of(w, "decoder.conv_out", 1, 1);
-    }
-
-    static void expect(Map<String, long[]> s, AutoencoderKLConfig c) {
-        int[] ch = c.blockOutChannels();
-        int levels = ch.length;
-        Conv2d.expect(s, "decoder.conv_in", ch[levels - 1], c.latentChannels(), 3);
-        VaeMidBlock.expect(s, "decoder.mid_block", ch[levels - 1]);
-        int out = ch[levels - 1];
-        for (int i = 0; i < levels; i++) {
-            int in = out;
-            out = ch[levels - 1 - i];
-            for (int j = 0; j < c.layersPerBlock() + 1; j++) {
-                ResnetBlock2D.expect(s, "decoder.up_blocks." + i + ".resnets." + j, j == 0 ? in : out, out);
-            }
-            if (i < levels - 1) {
-                Conv2d.expect(s, "decoder.up_blocks." + i + ".upsamplers.0.conv", out, out, 3);
-            }
-        }
-        GroupNorm.expect(s, "decoder.conv_norm_out", ch[0]);
-        Conv2d.expect(s, "decoder.conv_out", c.outChannels(), ch[0], 3);
+        normOut = GroupNorm.create(p, "decoder.conv_norm_out", groups, ch[0], eps);
+        convOut = Conv2d.create(p, "decoder.conv_out", ch[0], c.outChannels(), 3, 1, 1);
     }
 
     Tensor forward(Tensor z) {
-        Tensor h = midBlock.forward(convIn.apply(z));
+        Tensor h = midBlock.forward(Scopes.inChildScope(() -> convIn.forward(z)));
         for (UpBlock block : upBlocks) {
             for (ResnetBlock2D r : block.resnets()) {
                 h = r.forward(h);
             }
             if (block.upsample() != null) {
-                // Upsample2D: F.interpolate(scale_factor=2.0, mode="nearest"), then a 3×3 conv.
-                h = upsample_nearest2d(h, new long[] {2 * h.size(2), 2 * h.size(3)}, new DoubleOptional(2.0), new DoubleOptional(2.0));
-                h = block.upsample().apply(h);
+                h = block.upsample().forward(h); // F.interpolate(scale_factor=2.0, mode="nearest"), then a 3×3 conv
             }
         }
-        return convOut.apply(activation.apply(normOut.apply(h)));
+        Tensor last = h;
+        return Scopes.inChildScope(() -> convOut.forward(activation.apply(normOut.forward(last))));
     }
 }

@@ -1,24 +1,26 @@
 package org.cyclediffusion.libtorch;
 
-import static org.bytedeco.pytorch.global.torch.pad;
-
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.cyclediffusion.libtorch.Layers.Conv2d;
-import org.cyclediffusion.libtorch.Layers.GroupNorm;
+import org.cyclediffusion.libtorch.layers.Activation;
+import org.cyclediffusion.libtorch.layers.Conv2d;
+import org.cyclediffusion.libtorch.layers.Downsample2D;
+import org.cyclediffusion.libtorch.layers.GroupNorm;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ResnetBlock2D;
+import org.cyclediffusion.libtorch.layers.Scopes;
 
 /**
  * diffusers' VAE {@code Encoder}: {@code conv_in}, one {@code DownEncoderBlock2D} per level (resnets,
  * then a stride-2 conv except at the last level), the mid block (resnet, attention, resnet), group
  * norm, SiLU and {@code conv_out} to 2 × latent channels (mean and log-variance). Norm eps 1e-6.
+ * Every block frees its temporaries when it returns.
  */
 final class VaeEncoder {
     static final double EPS = 1e-6;
 
-    private record DownBlock(List<ResnetBlock2D> resnets, Conv2d downsample) {
+    private record DownBlock(List<ResnetBlock2D> resnets, Downsample2D downsample) {
     }
 
     private final Conv2d convIn;
@@ -26,59 +28,42 @@ final class VaeEncoder {
     private final VaeMidBlock midBlock;
     private final GroupNorm normOut;
     private final Conv2d convOut;
-    private final Activation activation = Activation.SILU;
+    private final Activation activation;
 
-    VaeEncoder(AutoencoderKLConfig c, TorchWeights w) {
+    VaeEncoder(AutoencoderKLConfig c, ParameterSource p) {
         int[] ch = c.blockOutChannels();
         int groups = c.normNumGroups();
-        convIn = Conv2d.of(w, "encoder.conv_in", 1, 1);
+        activation = Activation.SILU;
+        convIn = Conv2d.create(p, "encoder.conv_in", c.inChannels(), ch[0], 3, 1, 1);
         int out = ch[0];
         for (int i = 0; i < ch.length; i++) {
             int in = out;
             out = ch[i];
             List<ResnetBlock2D> resnets = new ArrayList<>();
             for (int j = 0; j < c.layersPerBlock(); j++) {
-                resnets.add(new ResnetBlock2D(w, "encoder.down_blocks." + i + ".resnets." + j, j == 0 ? in : out, out, groups, EPS, activation));
+                resnets.add(ResnetBlock2D.create(p, "encoder.down_blocks." + i + ".resnets." + j, j == 0 ? in : out, out, 0, groups, EPS,
+                        1.0, activation));
             }
             // Downsample2D(padding=0): pad right and bottom by one, then a 3×3 stride-2 conv.
-            Conv2d down = i < ch.length - 1 ? Conv2d.of(w, "encoder.down_blocks." + i + ".downsamplers.0.conv", 2, 0) : null;
-            downBlocks.add(new DownBlock(resnets, down));
+            Downsample2D down = i < ch.length - 1 ? Downsample2D.create(p, "encoder.down_blocks." + i + ".downsamplers.0", out, 0) : null;
+            downBlocks.add(new DownBlock(List.copyOf(resnets), down));
         }
-        midBlock = new VaeMidBlock(w, "encoder.mid_block", ch[ch.length - 1], groups, EPS, activation);
-        normOut = GroupNorm.of(w, "encoder.conv_norm_out", groups, EPS);
-        convOut = Conv2d.of(w, "encoder.conv_out", 1, 1);
-    }
-
-    static void expect(Map<String, long[]> s, AutoencoderKLConfig c) {
-        int[] ch = c.blockOutChannels();
-        Conv2d.expect(s, "encoder.conv_in", ch[0], c.inChannels(), 3);
-        int out = ch[0];
-        for (int i = 0; i < ch.length; i++) {
-            int in = out;
-            out = ch[i];
-            for (int j = 0; j < c.layersPerBlock(); j++) {
-                ResnetBlock2D.expect(s, "encoder.down_blocks." + i + ".resnets." + j, j == 0 ? in : out, out);
-            }
-            if (i < ch.length - 1) {
-                Conv2d.expect(s, "encoder.down_blocks." + i + ".downsamplers.0.conv", out, out, 3);
-            }
-        }
-        VaeMidBlock.expect(s, "encoder.mid_block", ch[ch.length - 1]);
-        GroupNorm.expect(s, "encoder.conv_norm_out", ch[ch.length - 1]);
-        Conv2d.expect(s, "encoder.conv_out", 2L * c.latentChannels(), ch[ch.length - 1], 3);
+        midBlock = new VaeMidBlock(p, "encoder.mid_block", ch[ch.length - 1], groups, EPS, activation);
+        normOut = GroupNorm.create(p, "encoder.conv_norm_out", groups, ch[ch.length - 1], EPS);
+        convOut = Conv2d.create(p, "encoder.conv_out", ch[ch.length - 1], 2 * c.latentChannels(), 3, 1, 1);
     }
 
     Tensor forward(Tensor x) {
-        Tensor h = convIn.apply(x);
+        Tensor h = convIn.forward(x);
         for (DownBlock block : downBlocks) {
             for (ResnetBlock2D r : block.resnets()) {
                 h = r.forward(h);
             }
             if (block.downsample() != null) {
-                h = block.downsample().apply(pad(h, new long[] {0, 1, 0, 1}, "constant", new DoubleOptional(0.0)));
+                h = block.downsample().forward(h);
             }
         }
-        h = midBlock.forward(h);
-        return convOut.apply(activation.apply(normOut.apply(h)));
+        Tensor mid = midBlock.forward(h);
+        return Scopes.inChildScope(() -> convOut.forward(activation.apply(normOut.forward(mid))));
     }
 }

@@ -37,6 +37,6 @@ class AutoencoderKLTest {
 
     private static void report(String what, FloatTensor actual, FloatTensor expected) {
         System.out.printf("%s: max |Δ| = %.3g%n", what, TensorAssert.diffStats(actual.data(), expected.data())[0]);
-        assertAllClose(actual, expected, 0, 1e-4, what);
+        assertAllClose(actual, expected, 0, 1e-4, what); // measured ≤ 2.9e-5 (encode), 1.1e-5 (decode)
     }
 }

@@ -28,7 +28,7 @@ class ClipTextModelTest {
                 FloatTensor expected = g.f32(k == 0 ? "last_hidden_state" : "clip_skip" + k);
                 FloatTensor actual = te.encode(ids, k);
                 System.out.printf("%s clip skip %d: max |Δ| = %.3g%n", model, k, TensorAssert.diffStats(actual.data(), expected.data())[0]);
-                assertAllClose(actual, expected, 0, 1e-4, model + " clip skip " + k);
+                assertAllClose(actual, expected, 0, 1e-5, model + " clip skip " + k); // measured ≤ 1.43e-6
             }
             CycleDiffusionException e = assertThrows(CycleDiffusionException.class, () -> te.encode(ids, 6));
             assertTrue(e.getMessage().contains("clip skip 6"), e.getMessage());

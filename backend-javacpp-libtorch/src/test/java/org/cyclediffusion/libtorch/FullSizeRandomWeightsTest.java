@@ -15,7 +15,7 @@ import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.TensorAssert;
-import org.cyclediffusion.libtorch.Layers.Linear;
+import org.cyclediffusion.libtorch.layers.Linear;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -93,9 +93,10 @@ class FullSizeRandomWeightsTest {
         ClipVisionConfig config = ClipVisionConfig.read(FullSizeComponentConfigs.config(key));
         FloatTensor pixels = gaussian(new Random(3), 1, 3, 224, 224); // CLIPImageProcessor output is normalised to ~N(0, 1)
         withRandomWeights(key, TorchSafetyEmbedder.embedderShapes(config), weights -> {
-            ClipVisionModel vision = new ClipVisionModel(config, weights, TorchSafetyEmbedder.VISION_PREFIX);
-            Linear projection = Linear.of(weights, "visual_projection", false);
-            FloatTensor embeds = forwardTwice(key, () -> TorchContext.download(projection.apply(vision.pooled(cpu.upload(pixels)))));
+            TorchWeightsSource source = new TorchWeightsSource(key, weights);
+            ClipVisionModel vision = new ClipVisionModel(config, source, TorchSafetyEmbedder.VISION_PREFIX);
+            Linear projection = Linear.create(source, "visual_projection", config.hiddenSize(), config.projectionDim(), false);
+            FloatTensor embeds = forwardTwice(key, () -> TorchContext.download(projection.forward(vision.pooled(cpu.upload(pixels)))));
             assertArrayEquals(new int[] {1, 768}, embeds.shape(), "image embeds in projection space");
         });
     }

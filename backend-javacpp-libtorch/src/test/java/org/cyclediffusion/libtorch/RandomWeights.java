@@ -12,7 +12,7 @@ import org.bytedeco.pytorch.global.torch;
  * 1 + 0.1·N(0,1) for norm scales, 0.02·N(0,1) for biases and other vectors. Every tensor is the
  * caller's to close ({@link #closeAll}).
  */
-final class RandomWeights {
+public final class RandomWeights {
     static {
         TorchNatives.load(); // the bundled LibTorch only (see TorchNatives), before torch.manual_seed initialises LibTorch
     }
@@ -20,7 +20,7 @@ final class RandomWeights {
     private RandomWeights() {
     }
 
-    static Map<String, Tensor> of(Map<String, long[]> shapes, long seed) {
+    public static Map<String, Tensor> of(Map<String, long[]> shapes, long seed) {
         torch.manual_seed(seed);
         Map<String, Tensor> out = new LinkedHashMap<>();
         try {
@@ -56,7 +56,7 @@ final class RandomWeights {
         return total;
     }
 
-    static void closeAll(Map<String, Tensor> tensors) {
+    public static void closeAll(Map<String, Tensor> tensors) {
         for (Tensor t : tensors.values()) {
             t.close();
         }

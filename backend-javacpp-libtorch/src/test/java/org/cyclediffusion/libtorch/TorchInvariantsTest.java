@@ -36,8 +36,12 @@ import org.junit.jupiter.api.Test;
  * </ul>
  */
 class TorchInvariantsTest {
-    /** Float noise over 16 DDIM steps; diffusers' own corrected runs end within 3e-6. */
-    private static final double RECONSTRUCTION = 1e-4;
+    /**
+     * Float noise over 16 DDIM steps; diffusers' own corrected runs end within 3e-6. Measured here
+     * (tiny-sd img_d 7×10 latents, CFG 2/2, the largest): 3.6e-6 with oneDNN on AVX-512/AMX, 6.3e-6
+     * with ONEDNN_MAX_CPU_ISA=AVX2; 3× to 5× that, so a 10× regression fails.
+     */
+    private static final double RECONSTRUCTION = 2e-5;
     private static final String HORSE = "An astronaut riding a horse";
 
     private static CycleDiffusionPipeline sd;

@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "cyclediffusion", mixinStandardHelpOptions = true, versionProvider = Versions.class,
         description = "Zero-shot text-guided image editing with Stable Diffusion (CycleDiffusion, DPM-Encoder).",
         subcommands = {EditCommand.class, TokenizeCommand.class, BackendsCommand.class, BenchCommand.class, EncodeCommand.class,
-                DecodeCommand.class, SchedulersCommand.class})
+                DecodeCommand.class, SchedulersCommand.class, ServeCommand.class})
 public final class Main implements Runnable {
     public static final int OK = 0;
     public static final int FAILURE = 1;
@@ -30,7 +30,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: edit, encode, decode, tokenize, backends, schedulers or bench");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: edit, encode, decode, tokenize, backends, schedulers, bench or serve");
     }
 
     public static void main(String[] args) {
@@ -42,6 +42,11 @@ public final class Main implements Runnable {
 
     /** Runs the tool with the given streams; used by tests and by {@link #main}. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        return commandLine(out, err).execute(args);
+    }
+
+    /** The configured command line, before execution (tests reach a subcommand's instance through it). */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
@@ -53,6 +58,6 @@ public final class Main implements Runnable {
                     + "--help' for usage.");
             return USAGE;
         });
-        return cl.execute(args);
+        return cl;
     }
 }

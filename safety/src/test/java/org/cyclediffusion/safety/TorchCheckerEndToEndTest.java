@@ -30,9 +30,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * {@code StableDiffusionSafetyChecker}; the backend computes the CLIP image embeddings, the safety
  * module scores them in Java), against diffusers v0.23.0, in three layers:
  * <ul>
- *   <li>the embedder on diffusers' own {@code pixel_values}: embeddings and cosines within 1e-4;</li>
+ *   <li>the embedder on diffusers' own {@code pixel_values}: embeddings and cosines within 2e-6;</li>
  *   <li>the loaded checker on each golden's {@code decoded}: flags and every score equal to the
- *       golden {@code safety_scores}, embeddings and cosines within 1e-4;</li>
+ *       golden {@code safety_scores}, embeddings and cosines within 2e-6;</li>
  *   <li>whole edits of every visible tiny-sd case: flags, black flagged images, parity of the
  *       others ({@link CheckedOutputs}), cosines within 1e-4 and the scores equal (but where
  *       diffusers' value sits on a rounding boundary).</li>
@@ -43,7 +43,16 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class TorchCheckerEndToEndTest {
     /** Component parity (DESIGN §5). */
-    private static final double COMPONENT = 1e-4;
+    /**
+     * Embeddings and cosines of the images diffusers' checker saw (its pixel values, its decodes):
+     * measured ≤ 3.6e-7 (embeddings) and ≤ 2.1e-7 (cosines); about 5× that, so a 10× regression fails.
+     */
+    private static final double COMPONENT = 2e-6;
+    /**
+     * Cosines after our own edit: the decoded images differ from diffusers' in a few pixels by one
+     * 8-bit level, which moves a cosine by up to the measured 6.1e-5 (v04 concept).
+     */
+    private static final double END_TO_END_COSINE = 1e-4;
 
     private static CycleDiffusionPipeline pipeline;
     private static SafetyEmbedder embedder;
@@ -72,7 +81,7 @@ class TorchCheckerEndToEndTest {
     /**
      * The loaded checker on each golden's own {@code decoded} tensor: its 8-bit rendering is then
      * exactly the image diffusers' feature extractor saw (the golden PNGs), so the scores must be
-     * diffusers' to the last digit and the embeddings and cosines within 1e-4.
+     * diffusers' to the last digit and the embeddings and cosines within 2e-6.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("org.cyclediffusion.safety.SafetyScoringTest#tinySdCycles")
@@ -122,8 +131,8 @@ class TorchCheckerEndToEndTest {
             float[][] special = scoring.specialCareCosines(embeds);
             float[][] concept = scoring.conceptCosines(embeds);
             double[] e = TensorAssert.diffStats(embeds.data(), g.f32("safety_image_embeds").data());
-            double[] s = compare(id + " safety_special_cos", cosines(special), g.f32("safety_special_cos"));
-            double[] k = compare(id + " safety_concept_cos", cosines(concept), g.f32("safety_concept_cos"));
+            double[] s = compare(id + " safety_special_cos", cosines(special), g.f32("safety_special_cos"), END_TO_END_COSINE);
+            double[] k = compare(id + " safety_concept_cos", cosines(concept), g.f32("safety_concept_cos"), END_TO_END_COSINE);
             List<SafetyVerdict> verdicts = r.verdicts().orElseThrow();
             JsonNode scores = g.json().get("safety_scores");
             assertEquals(scores.size(), verdicts.size(), id + " verdicts");
@@ -163,7 +172,7 @@ class TorchCheckerEndToEndTest {
             double ourUnrounded = (double) ourCos[k] - thresholds[k] + adjustment;
             // The two roundings differ by one step; the boundary between them is half a step above the lower.
             double edge = Math.min(ours[k], e) + 5e-4;
-            boolean straddles = Math.abs(ourUnrounded - goldenUnrounded) <= COMPONENT
+            boolean straddles = Math.abs(ourUnrounded - goldenUnrounded) <= END_TO_END_COSINE
                     && Math.abs(Math.abs(ours[k] - e) - 1e-3) < 1e-9
                     && Math.min(goldenUnrounded, ourUnrounded) <= edge && edge <= Math.max(goldenUnrounded, ourUnrounded);
             assertTrue(straddles, String.format(Locale.ROOT, "%s score %d: ours %s, diffusers' %s (unrounded %.7f vs %.7f)", what, k,
@@ -187,7 +196,11 @@ class TorchCheckerEndToEndTest {
     }
 
     private static double[] compare(String what, FloatTensor actual, FloatTensor expected) {
-        TensorAssert.assertAllClose(actual, expected, 0, COMPONENT, what);
+        return compare(what, actual, expected, COMPONENT);
+    }
+
+    private static double[] compare(String what, FloatTensor actual, FloatTensor expected, double atol) {
+        TensorAssert.assertAllClose(actual, expected, 0, atol, what);
         return TensorAssert.diffStats(actual.data(), expected.data());
     }
 

@@ -1,6 +1,10 @@
 package org.cyclediffusion.libtorch.unet;
 
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.libtorch.layers.Attention;
+import org.cyclediffusion.libtorch.layers.LayerNorm;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.Scopes;
 
 /**
  * diffusers' {@code BasicTransformerBlock} as {@code Transformer2DModel} builds it for SD
@@ -31,9 +35,9 @@ final class BasicTransformerBlock {
 
     static BasicTransformerBlock create(ParameterSource p, String prefix, int dim, int heads, int dimHead, int crossAttentionDim) {
         LayerNorm norm1 = LayerNorm.create(p, prefix + ".norm1", dim, NORM_EPS);
-        Attention attn1 = Attention.create(p, prefix + ".attn1", dim, dim, heads, dimHead);
+        Attention attn1 = Attention.diffusers(p, prefix + ".attn1", dim, dim, heads, dimHead, false);
         LayerNorm norm2 = LayerNorm.create(p, prefix + ".norm2", dim, NORM_EPS);
-        Attention attn2 = Attention.create(p, prefix + ".attn2", dim, crossAttentionDim, heads, dimHead);
+        Attention attn2 = Attention.diffusers(p, prefix + ".attn2", dim, crossAttentionDim, heads, dimHead, false);
         LayerNorm norm3 = LayerNorm.create(p, prefix + ".norm3", dim, NORM_EPS);
         FeedForward ff = FeedForward.create(p, prefix + ".ff", dim);
         return new BasicTransformerBlock(norm1, attn1, norm2, attn2, norm3, ff);
@@ -42,8 +46,8 @@ final class BasicTransformerBlock {
     Tensor forward(Tensor h, Tensor encoderHiddenStates) {
         return Scopes.inChildScope(() -> {
             Tensor n1 = norm1.forward(h);
-            Tensor x = attn1.forward(n1, n1).add(h);
-            x = attn2.forward(norm2.forward(x), encoderHiddenStates).add(x);
+            Tensor x = attn1.forward(n1).add(h);
+            x = attn2.forward(norm2.forward(x), encoderHiddenStates, false).add(x);
             return ff.forward(norm3.forward(x)).add(x);
         });
     }

@@ -3,6 +3,10 @@ package org.cyclediffusion.libtorch.unet;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.libtorch.layers.Activation;
+import org.cyclediffusion.libtorch.layers.Downsample2D;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ResnetBlock2D;
 
 /**
  * diffusers' {@code CrossAttnDownBlock2D} (with attentions) and {@code DownBlock2D} (without):
@@ -30,7 +34,7 @@ final class DownBlock {
         List<Transformer2DModel> attentions = new ArrayList<>();
         for (int i = 0; i < config.layersPerBlock()[index]; i++) {
             resnets.add(ResnetBlock2D.create(p, prefix + ".resnets." + i, i == 0 ? in : out, out, config.timeEmbedDim(),
-                    config.normNumGroups(), config.normEps(), 1.0));
+                    config.normNumGroups(), config.normEps(), 1.0, Activation.SILU));
             if (crossAttention) {
                 attentions.add(Transformer2DModel.create(p, prefix + ".attentions." + i, out, config.heads()[index],
                         config.transformerLayersPerBlock()[index], config.crossAttentionDim()[index], config.normNumGroups(),

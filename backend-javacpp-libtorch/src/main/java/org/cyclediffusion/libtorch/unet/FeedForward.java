@@ -3,6 +3,8 @@ package org.cyclediffusion.libtorch.unet;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.cyclediffusion.libtorch.layers.Linear;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
 
 /**
  * diffusers' {@code FeedForward(dim, activation_fn="geglu", mult=4)}: {@code net.0} is {@code

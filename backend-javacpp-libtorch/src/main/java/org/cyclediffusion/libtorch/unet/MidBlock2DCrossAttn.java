@@ -1,6 +1,9 @@
 package org.cyclediffusion.libtorch.unet;
 
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.libtorch.layers.Activation;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ResnetBlock2D;
 
 /**
  * diffusers' {@code UNetMidBlock2DCrossAttn} with one layer: resnet, transformer, resnet, at the
@@ -21,12 +24,12 @@ final class MidBlock2DCrossAttn {
         int last = config.numBlocks() - 1;
         int channels = config.blockOutChannels()[last];
         ResnetBlock2D r0 = ResnetBlock2D.create(p, "mid_block.resnets.0", channels, channels, config.timeEmbedDim(),
-                config.normNumGroups(), config.normEps(), config.midBlockScaleFactor());
+                config.normNumGroups(), config.normEps(), config.midBlockScaleFactor(), Activation.SILU);
         Transformer2DModel attn = Transformer2DModel.create(p, "mid_block.attentions.0", channels, config.heads()[last],
                 config.transformerLayersPerBlock()[last], config.crossAttentionDim()[last], config.normNumGroups(),
                 config.useLinearProjection());
         ResnetBlock2D r1 = ResnetBlock2D.create(p, "mid_block.resnets.1", channels, channels, config.timeEmbedDim(),
-                config.normNumGroups(), config.normEps(), config.midBlockScaleFactor());
+                config.normNumGroups(), config.normEps(), config.midBlockScaleFactor(), Activation.SILU);
         return new MidBlock2DCrossAttn(r0, attn, r1);
     }
 

@@ -2,6 +2,8 @@ package org.cyclediffusion.libtorch.unet;
 
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.cyclediffusion.libtorch.layers.Linear;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
 
 /** diffusers' {@code TimestepEmbedding}: {@code linear_2(silu(linear_1(t_emb)))}, no condition, no post-activation. */
 final class TimestepEmbedding {

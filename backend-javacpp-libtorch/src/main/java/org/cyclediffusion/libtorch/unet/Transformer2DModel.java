@@ -3,6 +3,11 @@ package org.cyclediffusion.libtorch.unet;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.libtorch.layers.Conv2d;
+import org.cyclediffusion.libtorch.layers.GroupNorm;
+import org.cyclediffusion.libtorch.layers.Linear;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.Scopes;
 
 /**
  * diffusers' {@code Transformer2DModel} for continuous (feature-map) input: GroupNorm (eps 1e-6),

@@ -14,6 +14,10 @@ import org.bytedeco.pytorch.global.torch;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.libtorch.layers.Conv2d;
+import org.cyclediffusion.libtorch.layers.GroupNorm;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ShapeRecorder;
 
 /**
  * diffusers v0.23.0 {@code UNet2DConditionModel}, for the blocks Stable Diffusion 1.x and 2.x use,

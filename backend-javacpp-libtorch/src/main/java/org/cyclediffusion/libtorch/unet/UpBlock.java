@@ -5,6 +5,11 @@ import java.util.List;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.cyclediffusion.libtorch.layers.Activation;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ResnetBlock2D;
+import org.cyclediffusion.libtorch.layers.Scopes;
+import org.cyclediffusion.libtorch.layers.Upsample2D;
 
 /**
  * diffusers' {@code CrossAttnUpBlock2D} (with attentions) and {@code UpBlock2D} (without):
@@ -43,7 +48,7 @@ final class UpBlock {
             int skipChannels = i == layers - 1 ? in : out;
             int resnetIn = i == 0 ? prevOut : out;
             resnets.add(ResnetBlock2D.create(p, prefix + ".resnets." + i, resnetIn + skipChannels, out, config.timeEmbedDim(),
-                    config.normNumGroups(), config.normEps(), 1.0));
+                    config.normNumGroups(), config.normEps(), 1.0, Activation.SILU));
             if (crossAttention) {
                 attentions.add(Transformer2DModel.create(p, prefix + ".attentions." + i, out, config.heads()[mirror],
                         config.transformerLayersPerBlock()[mirror], config.crossAttentionDim()[mirror], config.normNumGroups(),

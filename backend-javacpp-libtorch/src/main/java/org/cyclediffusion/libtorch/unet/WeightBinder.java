@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.libtorch.layers.ParameterSource;
+import org.cyclediffusion.libtorch.layers.ShapeRecorder;
 
 /**
  * Hands out the loaded weights (already validated against the {@link ShapeRecorder}'s list). Each
@@ -21,7 +23,7 @@ final class WeightBinder extends ParameterSource {
     }
 
     @Override
-    Tensor take(String name, long... shape) {
+    public Tensor take(String name, long... shape) {
         Tensor handle = new Tensor(weights.get(name));
         handle.retainReference();
         handles.add(handle);

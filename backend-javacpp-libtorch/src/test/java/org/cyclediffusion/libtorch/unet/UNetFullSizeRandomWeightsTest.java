@@ -4,13 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.tensor.FloatTensor;
+import org.cyclediffusion.libtorch.RandomWeights;
 import org.cyclediffusion.libtorch.TorchNatives;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,7 +35,7 @@ class UNetFullSizeRandomWeightsTest {
     void runsOneForwardPass(String key, int height, int width, int textDim) {
         JsonConfig config = FullSizeConfigs.config(key);
         long start = System.nanoTime();
-        Map<String, Tensor> weights = randomWeights(UNet2DConditionModel.expectedShapes(config));
+        Map<String, Tensor> weights = RandomWeights.of(UNet2DConditionModel.expectedShapes(config), 0);
         try (UNet2DConditionModel unet = UNet2DConditionModel.build(FullSizeConfigs.config(key), weights);
                 Tensor sample = torch.randn(1, 4, height, width);
                 Tensor text = torch.randn(1, 77, textDim)) {
@@ -61,45 +60,8 @@ class UNetFullSizeRandomWeightsTest {
             assertTrue(std(first.data()) > 1e-3, key + ": output is constant");
             assertArrayEquals(first.data(), second.data(), key + ": two forward passes differ");
         } finally {
-            UNetTestTensors.closeAll(weights);
+            RandomWeights.closeAll(weights);
         }
-    }
-
-    /** N(0,1)/sqrt(fan_in) for matrices and kernels, 1 + 0.1·N(0,1) for norm scales, 0.02·N(0,1) for biases. */
-    private static Map<String, Tensor> randomWeights(Map<String, long[]> shapes) {
-        torch.manual_seed(0);
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-            long[] shape = e.getValue();
-            Tensor t = torch.randn(shape);
-            try (Scalar scale = new Scalar(scaleFor(e.getKey(), shape))) {
-                t.mul_(scale);
-            }
-            if (isNormScale(e.getKey(), shape)) {
-                try (Scalar one = new Scalar(1.0)) {
-                    t.add_(one);
-                }
-            }
-            out.put(e.getKey(), t);
-        }
-        return out;
-    }
-
-    private static double scaleFor(String name, long[] shape) {
-        if (shape.length >= 2) {
-            long fanIn = 1;
-            for (int i = 1; i < shape.length; i++) {
-                fanIn *= shape[i];
-            }
-            return 1 / Math.sqrt(fanIn);
-        }
-        return isNormScale(name, shape) ? 0.1 : 0.02;
-    }
-
-    private static boolean isNormScale(String name, long[] shape) {
-        String layer = name.substring(0, name.lastIndexOf('.'));
-        return shape.length == 1 && name.endsWith(".weight") && layer.substring(layer.lastIndexOf('.') + 1).startsWith("norm")
-                || name.equals("conv_norm_out.weight");
     }
 
     private static double std(float[] v) {

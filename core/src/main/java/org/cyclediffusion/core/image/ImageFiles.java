@@ -75,13 +75,40 @@ public final class ImageFiles {
             throw new InvalidInputException("image file " + path + " is not readable (permissions)");
         }
         try (ImageInputStream in = ImageIO.createImageInputStream(path.toFile())) {
+            return decode(in, "image file " + path, MAX_PIXELS);
+        } catch (IOException e) {
+            throw new InvalidInputException("cannot decode image file " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * An image held in memory (an upload), decoded as {@link #read(Path)} decodes files. The
+     * dimensions are read from the header and checked against {@code maxPixels} before any pixel
+     * is decoded.
+     *
+     * @param name what to call the image in messages, e.g. {@code upload "cat.png"}
+     * @throws InvalidInputException naming the image when it is empty, not a PNG or JPEG, truncated
+     *     or larger than {@code maxPixels}
+     */
+    public static RgbImage read(byte[] data, String name, long maxPixels) {
+        if (data.length == 0) {
+            throw new InvalidInputException(name + " is empty (0 bytes), expected a PNG, JPEG or WebP image");
+        }
+        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(data))) {
+            return decode(in, name, Math.min(maxPixels, MAX_PIXELS));
+        } catch (IOException e) {
+            throw new InvalidInputException("cannot decode " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static RgbImage decode(ImageInputStream in, String what, long maxPixels) throws IOException {
+        try {
             if (in == null) {
-                throw new InvalidInputException("cannot open image file " + path);
+                throw new InvalidInputException("cannot open " + what);
             }
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (!readers.hasNext()) {
-                throw new InvalidInputException("image file " + path
-                        + " is not a PNG, JPEG or WebP image (its content is not a recognised image format)");
+                throw new InvalidInputException(what + " is not a PNG, JPEG or WebP image (its content is not a recognised image format)");
             }
             ImageReader reader = readers.next();
             try {
@@ -89,14 +116,14 @@ public final class ImageFiles {
                 reader.setInput(in, true, false);
                 switch (format) {
                     case "png":
-                        return decodePng(path, reader);
+                        return decodePng(what, reader, maxPixels);
                     case "jpeg":
                     case "jpg":
-                        return decodeJpeg(path, reader);
+                        return decodeJpeg(what, reader, maxPixels);
                     case "webp":
-                        return decodeWebp(path, reader);
+                        return decodeWebp(what, reader, maxPixels);
                     default:
-                        throw new InvalidInputException("image file " + path + " is a " + format.toUpperCase(Locale.ROOT)
+                        throw new InvalidInputException(what + " is a " + format.toUpperCase(Locale.ROOT)
                                 + " image; supported formats are PNG, JPEG and WebP");
                 }
             } finally {
@@ -106,17 +133,17 @@ public final class ImageFiles {
             if (e instanceof CycleDiffusionException cde) {
                 throw cde;
             }
-            throw new InvalidInputException("cannot decode image file " + path + ": " + e.getMessage(), e);
+            throw new InvalidInputException("cannot decode " + what + ": " + e.getMessage(), e);
         }
     }
 
-    private static RgbImage decodePng(Path path, ImageReader reader) throws IOException {
-        checkSize(path, reader);
+    private static RgbImage decodePng(String path, ImageReader reader, long maxPixels) throws IOException {
+        checkSize(path, reader, maxPixels);
         IIOMetadata metadata = reader.getImageMetadata(0);
         Node root = metadata.getAsTree(PNG_FORMAT);
         Node ihdr = child(root, "IHDR");
         if (ihdr == null) {
-            throw new InvalidInputException("PNG file " + path + " has no IHDR chunk");
+            throw new InvalidInputException(path + " is a PNG without an IHDR chunk");
         }
         String colorType = attr(ihdr, "colorType");
         int bitDepth = Integer.parseInt(attr(ihdr, "bitDepth"));
@@ -154,13 +181,13 @@ public final class ImageFiles {
             case "RGB":
             case "RGBAlpha":
                 if (bands < 3) {
-                    throw new InvalidInputException("PNG file " + path + ": colour type " + colorType
+                    throw new InvalidInputException(path + ": PNG colour type " + colorType
                             + " decoded to " + bands + " bands, expected at least 3");
                 }
                 convert = rgbBands(bands, bitDepth);
                 break;
             default:
-                throw new InvalidInputException("PNG file " + path + " has unsupported colour type " + colorType);
+                throw new InvalidInputException(path + " has unsupported PNG colour type " + colorType);
         }
         return toRgb(image.getRaster(), convert);
     }
@@ -233,13 +260,13 @@ public final class ImageFiles {
         return palette;
     }
 
-    private static RgbImage decodeJpeg(Path path, ImageReader reader) throws IOException {
-        checkSize(path, reader);
+    private static RgbImage decodeJpeg(String path, ImageReader reader, long maxPixels) throws IOException {
+        checkSize(path, reader, maxPixels);
         BufferedImage image;
         try {
             image = reader.read(0);
         } catch (javax.imageio.IIOException e) {
-            throw new InvalidInputException("cannot decode JPEG file " + path + ": " + e.getMessage()
+            throw new InvalidInputException("cannot decode JPEG " + path + ": " + e.getMessage()
                     + " (CMYK and YCCK JPEGs are not supported; convert the image to RGB)", e);
         }
         int bands = image.getRaster().getNumBands();
@@ -253,7 +280,7 @@ public final class ImageFiles {
         if (bands == 3) {
             return toRgb(image.getRaster(), rgbBands(3, 8));
         }
-        throw new InvalidInputException("JPEG file " + path + " has " + bands
+        throw new InvalidInputException(path + " is a JPEG with " + bands
                 + " colour components; supported are gray (1) and RGB/YCbCr (3)");
     }
 
@@ -262,8 +289,8 @@ public final class ImageFiles {
      * Pillow's {@code convert("RGB")}, alpha is dropped, not composited. Lossy WebP decoders may
      * differ from libwebp (which Pillow uses) by a level here and there.
      */
-    private static RgbImage decodeWebp(Path path, ImageReader reader) throws IOException {
-        checkSize(path, reader);
+    private static RgbImage decodeWebp(String path, ImageReader reader, long maxPixels) throws IOException {
+        checkSize(path, reader, maxPixels);
         BufferedImage image = reader.read(0);
         int w = image.getWidth();
         int h = image.getHeight();
@@ -284,13 +311,14 @@ public final class ImageFiles {
     /**
      * Pillow's decompression-bomb guard: {@code Image.open} refuses images of more than
      * 2 × MAX_IMAGE_PIXELS (2 × 89,478,485) pixels; checked from the header, before decoding.
+     * A server passes its own, lower limit.
      */
-    private static void checkSize(Path path, ImageReader reader) throws IOException {
+    private static void checkSize(String what, ImageReader reader, long maxPixels) throws IOException {
         long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
-        if (pixels > MAX_PIXELS) {
-            throw new InvalidInputException("image file " + path + " is " + reader.getWidth(0) + "x" + reader.getHeight(0)
-                    + " = " + pixels + " pixels, more than the limit of " + MAX_PIXELS
-                    + " (Pillow's decompression-bomb limit); it could be a decompression bomb");
+        if (pixels > maxPixels) {
+            throw new ImageTooLargeException(what + " is " + reader.getWidth(0) + "x" + reader.getHeight(0)
+                    + " = " + pixels + " pixels, more than the limit of " + maxPixels
+                    + (maxPixels == MAX_PIXELS ? " (Pillow's decompression-bomb limit); it could be a decompression bomb" : ""));
         }
     }
 
@@ -303,6 +331,26 @@ public final class ImageFiles {
      *     PNG keyword or writing fails
      */
     public static void writePng(Path path, RgbImage image, Map<String, String> text) {
+        Map<String, String> entries = checkedText(path.toString(), text);
+        AtomicFiles.write(path, out -> encodePng(out, image, entries));
+    }
+
+    /**
+     * The bytes {@link #writePng} writes to a file for the same image and text: for answers that
+     * carry the PNG itself (the server), so they equal the CLI's files byte for byte.
+     */
+    public static byte[] pngBytes(RgbImage image, Map<String, String> text) {
+        Map<String, String> entries = checkedText("PNG", text);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try {
+            encodePng(out, image, entries);
+        } catch (IOException e) {
+            throw new CycleDiffusionException("cannot encode PNG: " + e.getMessage(), e);
+        }
+        return out.toByteArray();
+    }
+
+    private static Map<String, String> checkedText(String path, Map<String, String> text) {
         Map<String, String> entries = text == null ? Map.of() : text;
         for (Map.Entry<String, String> e : entries.entrySet()) {
             checkKeyword(path, e.getKey());
@@ -314,22 +362,24 @@ public final class ImageFiles {
                         + "\" contains a NUL character");
             }
         }
+        return entries;
+    }
+
+    private static void encodePng(java.io.OutputStream out, RgbImage image, Map<String, String> entries) throws IOException {
         BufferedImage buffered = toBufferedImage(image);
-        AtomicFiles.write(path, out -> {
-            ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
-            // A memory cache: ImageIO's default file cache would put temporary files in java.io.tmpdir.
-            try (MemoryCacheImageOutputStream ios = new MemoryCacheImageOutputStream(out)) {
-                writer.setOutput(ios);
-                ImageWriteParam param = writer.getDefaultWriteParam();
-                IIOMetadata metadata = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(buffered), param);
-                if (!entries.isEmpty()) {
-                    metadata.mergeTree(PNG_FORMAT, textTree(entries));
-                }
-                writer.write(null, new IIOImage(buffered, null, metadata), param);
-            } finally {
-                writer.dispose();
+        ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
+        // A memory cache: ImageIO's default file cache would put temporary files in java.io.tmpdir.
+        try (MemoryCacheImageOutputStream ios = new MemoryCacheImageOutputStream(out)) {
+            writer.setOutput(ios);
+            ImageWriteParam param = writer.getDefaultWriteParam();
+            IIOMetadata metadata = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(buffered), param);
+            if (!entries.isEmpty()) {
+                metadata.mergeTree(PNG_FORMAT, textTree(entries));
             }
-        });
+            writer.write(null, new IIOImage(buffered, null, metadata), param);
+        } finally {
+            writer.dispose();
+        }
     }
 
     /**
@@ -427,7 +477,7 @@ public final class ImageFiles {
     }
 
     /** PNG keywords: 1–79 Latin-1 printable characters, no leading, trailing or double spaces. */
-    private static void checkKeyword(Path path, String keyword) {
+    private static void checkKeyword(String path, String keyword) {
         String problem = null;
         if (keyword == null || keyword.isEmpty() || keyword.length() > 79) {
             problem = "must be 1 to 79 characters long";

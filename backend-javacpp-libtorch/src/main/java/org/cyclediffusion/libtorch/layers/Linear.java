@@ -1,11 +1,14 @@
-package org.cyclediffusion.libtorch.unet;
+package org.cyclediffusion.libtorch.layers;
 
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
-/** {@code torch.nn.Linear}: {@code weight [out, in]}, optional {@code bias [out]}. */
-final class Linear {
+/**
+ * {@code torch.nn.Linear}: {@code weight [out, in]}, optional {@code bias [out]}. {@code linear}
+ * folds a contiguous [B, L, in] input into one GEMM with the bias fused ({@code addmm}).
+ */
+public final class Linear {
     private final Tensor weight;
     private final Tensor bias;
 
@@ -14,13 +17,13 @@ final class Linear {
         this.bias = bias;
     }
 
-    static Linear create(ParameterSource p, String prefix, int in, int out, boolean bias) {
+    public static Linear create(ParameterSource p, String prefix, int in, int out, boolean bias) {
         Tensor w = p.take(prefix + ".weight", out, in);
         Tensor b = bias ? p.take(prefix + ".bias", out) : null;
         return new Linear(w, b);
     }
 
-    Tensor forward(Tensor x) {
+    public Tensor forward(Tensor x) {
         return bias == null ? torch.linear(x, weight) : torch.linear(x, weight, new TensorOptional(bias));
     }
 }

@@ -1,4 +1,4 @@
-package org.cyclediffusion.libtorch.unet;
+package org.cyclediffusion.libtorch.layers;
 
 import java.util.Arrays;
 import java.util.Collections;
@@ -8,15 +8,15 @@ import org.bytedeco.pytorch.Tensor;
 import org.cyclediffusion.core.config.ConfigException;
 
 /** Lists every parameter name and shape in construction order (diffusers' state-dict order). */
-final class ShapeRecorder extends ParameterSource {
+public final class ShapeRecorder extends ParameterSource {
     private final Map<String, long[]> shapes = new LinkedHashMap<>();
 
-    ShapeRecorder(String configSource) {
+    public ShapeRecorder(String configSource) {
         super(configSource);
     }
 
     @Override
-    Tensor take(String name, long... shape) {
+    public Tensor take(String name, long... shape) {
         if (shapes.put(name, shape.clone()) != null) {
             // two layers claiming one name is a bug in the assembly code, not in the user's files
             throw new IllegalStateException("parameter " + name + " declared twice");
@@ -30,7 +30,7 @@ final class ShapeRecorder extends ParameterSource {
         return null;
     }
 
-    Map<String, long[]> shapes() {
+    public Map<String, long[]> shapes() {
         return Collections.unmodifiableMap(shapes);
     }
 }

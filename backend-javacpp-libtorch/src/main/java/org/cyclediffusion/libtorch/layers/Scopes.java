@@ -1,4 +1,4 @@
-package org.cyclediffusion.libtorch.unet;
+package org.cyclediffusion.libtorch.layers;
 
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
@@ -10,7 +10,7 @@ import org.bytedeco.pytorch.Tensor;
  * full-size activations would otherwise pile up to several GB. Only the result survives, handed
  * to the enclosing scope.
  */
-final class Scopes {
+public final class Scopes {
     private Scopes() {
     }
 
@@ -18,7 +18,7 @@ final class Scopes {
      * {@code body} must return a tensor it created (not one of its inputs): the result is moved
      * from the child scope to the enclosing one, which then owns it.
      */
-    static Tensor inChildScope(Supplier<Tensor> body) {
+    public static Tensor inChildScope(Supplier<Tensor> body) {
         PointerScope parent = PointerScope.getInnerScope();
         Tensor out;
         try (PointerScope child = new PointerScope()) {

@@ -1,4 +1,4 @@
-package org.cyclediffusion.libtorch.unet;
+package org.cyclediffusion.libtorch.layers;
 
 import org.bytedeco.pytorch.Tensor;
 
@@ -9,15 +9,15 @@ import org.bytedeco.pytorch.Tensor;
  * description of the network), and once against a {@link WeightBinder}, which hands out the
  * loaded tensors.
  */
-abstract class ParameterSource {
+public abstract class ParameterSource {
     private final String configSource;
 
-    ParameterSource(String configSource) {
+    protected ParameterSource(String configSource) {
         this.configSource = configSource;
     }
 
     /** The config file the network was described by, for error messages. */
-    final String configSource() {
+    public final String configSource() {
         return configSource;
     }
 
@@ -25,5 +25,5 @@ abstract class ParameterSource {
      * The parameter called {@code name} (a diffusers state-dict key) of the given shape. Returns
      * {@code null} while only shapes are being recorded.
      */
-    abstract Tensor take(String name, long... shape);
+    public abstract Tensor take(String name, long... shape);
 }

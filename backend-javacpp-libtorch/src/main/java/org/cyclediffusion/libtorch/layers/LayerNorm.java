@@ -1,11 +1,11 @@
-package org.cyclediffusion.libtorch.unet;
+package org.cyclediffusion.libtorch.layers;
 
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
-/** {@code torch.nn.LayerNorm(dim, eps, elementwise_affine=True)} over the last axis. */
-final class LayerNorm {
+/** {@code torch.nn.LayerNorm(dim, eps, elementwise_affine=True)} over the last axis (float32 statistics for half types, as torch). */
+public final class LayerNorm {
     private final Tensor weight;
     private final Tensor bias;
     private final long[] shape;
@@ -18,13 +18,13 @@ final class LayerNorm {
         this.eps = eps;
     }
 
-    static LayerNorm create(ParameterSource p, String prefix, int dim, double eps) {
+    public static LayerNorm create(ParameterSource p, String prefix, int dim, double eps) {
         Tensor w = p.take(prefix + ".weight", dim);
         Tensor b = p.take(prefix + ".bias", dim);
         return new LayerNorm(w, b, dim, eps);
     }
 
-    Tensor forward(Tensor x) {
+    public Tensor forward(Tensor x) {
         return torch.layer_norm(x, shape, new TensorOptional(weight), new TensorOptional(bias), eps, true);
     }
 }

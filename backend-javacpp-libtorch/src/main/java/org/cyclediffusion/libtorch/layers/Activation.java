@@ -1,4 +1,4 @@
-package org.cyclediffusion.libtorch;
+package org.cyclediffusion.libtorch.layers;
 
 import static org.bytedeco.pytorch.global.torch.gelu;
 import static org.bytedeco.pytorch.global.torch.sigmoid;
@@ -11,7 +11,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.cyclediffusion.core.config.JsonConfig;
 
 /** The activations the configs we read can name ({@code hidden_act}, {@code act_fn}). */
-enum Activation {
+public enum Activation {
     /** {@code x·sigmoid(x)}; diffusers' {@code get_activation} maps both {@code silu} and {@code swish} here. */
     SILU("silu", "swish"),
     /** Exact (erf) GELU, transformers' {@code "gelu"} (SD 2.x text encoder). */
@@ -26,7 +26,7 @@ enum Activation {
     }
 
     /** Reads {@code key}; a value outside {@code allowed} fails naming file, field and value. */
-    static Activation read(JsonConfig config, String key, String defaultValue, Activation... allowed) {
+    public static Activation read(JsonConfig config, String key, String defaultValue, Activation... allowed) {
         String value = config.getString(key, defaultValue);
         for (Activation a : allowed) {
             for (String n : a.names) {
@@ -38,7 +38,7 @@ enum Activation {
         throw config.unsupported(key, '"' + value + '"', "one of " + Arrays.stream(allowed).map(a -> a.names[0]).toList());
     }
 
-    Tensor apply(Tensor x) {
+    public Tensor apply(Tensor x) {
         return switch (this) {
             case SILU -> silu(x);
             case GELU -> gelu(x);

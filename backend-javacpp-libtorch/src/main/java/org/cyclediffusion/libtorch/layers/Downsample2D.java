@@ -1,14 +1,14 @@
-package org.cyclediffusion.libtorch.unet;
+package org.cyclediffusion.libtorch.layers;
 
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * diffusers' {@code Downsample2D(use_conv=True)}: a 3×3 stride-2 conv with {@code
- * downsample_padding}; with padding 0 the input is first padded by one zero row and column on
- * the bottom/right, as diffusers does. Parameters {@code downsamplers.0.conv.*}.
+ * diffusers' {@code Downsample2D(use_conv=True)}: a 3×3 stride-2 conv with {@code padding}; with
+ * padding 0 (the VAE encoder's, or {@code downsample_padding=0}) the input is first padded by one
+ * zero row and column on the bottom/right, as diffusers does. Parameters {@code <prefix>.conv.*}.
  */
-final class Downsample2D {
+public final class Downsample2D {
     private final Conv2d conv;
     private final boolean padBottomRight;
 
@@ -17,11 +17,11 @@ final class Downsample2D {
         this.padBottomRight = padBottomRight;
     }
 
-    static Downsample2D create(ParameterSource p, String prefix, int channels, int padding) {
+    public static Downsample2D create(ParameterSource p, String prefix, int channels, int padding) {
         return new Downsample2D(Conv2d.create(p, prefix + ".conv", channels, channels, 3, 2, padding), padding == 0);
     }
 
-    Tensor forward(Tensor x) {
+    public Tensor forward(Tensor x) {
         return Scopes.inChildScope(() -> conv.forward(padBottomRight ? torch.pad(x, 0L, 1L, 0L, 1L) : x));
     }
 }
