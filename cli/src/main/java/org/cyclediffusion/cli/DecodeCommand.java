@@ -109,7 +109,7 @@ final class DecodeCommand implements Callable<Integer> {
     }
 
     private List<Path> write(LatentCode code, DecodeRequest request, EditResult result, String format, String backend) {
-        List<Path> targets = format.equals("npy") ? List.of(output) : EditCommand.outputPaths(output, result.images().size(), "png");
+        List<Path> targets = format.equals("npy") ? List.of(output) : OutputTarget.numbered(output, result.images().size(), "png");
         for (Path t : targets) {
             if (t.toAbsolutePath().normalize().equals(codeFile.toAbsolutePath().normalize())) {
                 throw new Errors.UsageException("--output " + t + " is the code " + codeFile + "; choose another file");

@@ -1,46 +1,54 @@
 package org.cyclediffusion.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.image.ImageFiles;
+import org.cyclediffusion.core.image.PilResample;
 import org.cyclediffusion.core.image.RgbImage;
-import org.cyclediffusion.core.io.NpyWriter;
+import org.cyclediffusion.core.memory.MemoryEstimate;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
-import org.cyclediffusion.core.pipeline.EditRequest;
+import org.cyclediffusion.core.pipeline.EditPreflight;
 import org.cyclediffusion.core.pipeline.EditProvenance;
+import org.cyclediffusion.core.pipeline.EditRequest;
 import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.pipeline.OutputType;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
+import org.cyclediffusion.core.plugin.Registry;
+import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
-import org.cyclediffusion.core.spi.SafetyVerdict;
+import org.cyclediffusion.core.spi.EditPhase;
+import org.cyclediffusion.core.spi.ProgressListener;
+import org.cyclediffusion.core.tensor.FloatTensor;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code cyclediffusion edit}: every flag maps to one parameter of an edit request. */
+/**
+ * {@code cyclediffusion edit}: every flag maps to one parameter of an edit request.
+ *
+ * <p>Everything that can be known before the model loads is checked first, in milliseconds: the
+ * output (format, folder, never an input), the model folder, the images, every request parameter
+ * against the model's configs, and the memory the edit will need. Then the model loads and the
+ * edit runs with its progress on stderr, interruptible at any moment ({@link Interrupts}).
+ */
 @Command(name = "edit", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Edit images: describe what the input shows (--source-prompt) and what it should show (--prompt).")
 final class EditCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    // --- what to edit -------------------------------------------------------------------------
+
     @CommandLine.Mixin
     ModelSource modelOptions;
 
-    @Option(names = "--image", required = true, paramLabel = "FILE", description = "Input image (PNG or JPEG); repeat for a batch.")
+    @Option(names = "--image", required = true, paramLabel = "FILE", description = "Input image (PNG, JPEG or WebP); repeat for a batch.")
     List<Path> images = new ArrayList<>();
 
     @Option(names = "--source-prompt", required = true, paramLabel = "TEXT", description = "What the input image shows; repeat for a batch.")
@@ -48,6 +56,15 @@ final class EditCommand implements Callable<Integer> {
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What the edited image should show; repeat for a batch.")
     List<String> prompts = new ArrayList<>();
+
+    // --- where it runs ------------------------------------------------------------------------
+
+    @Option(names = "--target-model", paramLabel = "DIR",
+            description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the source chain and its VAE.")
+    Path targetModel;
+
+    @Option(names = "--scheduler", paramLabel = "NAME", description = "Sampler, a registered _class_name (`cyclediffusion schedulers`; default: the model's).")
+    String scheduler;
 
     @Option(names = "--backend", paramLabel = "NAME", description = "onnx or libtorch (default: chosen by the folder's files).")
     String backend;
@@ -57,6 +74,11 @@ final class EditCommand implements Callable<Integer> {
 
     @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16 or bf16 (default: the backend's for the device).")
     String dtype;
+
+    @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
+    boolean noSafetyChecker;
+
+    // --- diffusers' call arguments ------------------------------------------------------------
 
     @Option(names = "--strength", defaultValue = "0.8", description = "Fraction of the schedule to run, in [0, 1] (default: ${DEFAULT-VALUE}).")
     double strength;
@@ -76,33 +98,39 @@ final class EditCommand implements Callable<Integer> {
     @Option(names = {"--num-images", "--num-images-per-prompt"}, defaultValue = "1", description = "Images per prompt (default: ${DEFAULT-VALUE}).")
     int numImages;
 
-    @Option(names = "--seed", paramLabel = "N", description = "Seed of the torch-compatible generator (default: random, printed).")
+    @Option(names = "--seed", paramLabel = "N", converter = Seed.class,
+            description = "Seed of the torch-compatible generator, 0 to 2^64-1 as torch.manual_seed (default: random, printed).")
     Long seed;
 
     @Option(names = "--clip-skip", paramLabel = "N", description = "CLIP layers to skip.")
     Integer clipSkip;
 
-    @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
-    boolean noSafetyChecker;
+    // --- memory -------------------------------------------------------------------------------
 
-    @Option(names = "--target-model", paramLabel = "DIR",
-            description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the source chain and its VAE.")
-    Path targetModel;
+    @Option(names = "--max-pixels", paramLabel = "N",
+            description = "Shrink the inputs (keeping their shape) to at most N pixels before the edit, e.g. 1048576 for 1024x1024.")
+    Long maxPixels;
 
-    @Option(names = "--scheduler", paramLabel = "NAME", description = "Sampler, a registered _class_name (`cyclediffusion schedulers`; default: the model's).")
-    String scheduler;
+    @Option(names = "--max-memory", paramLabel = "SIZE",
+            description = "Memory the edit may use, e.g. 8g (default: what the system has available); larger edits are refused up front.")
+    String maxMemory;
+
+    // --- output -------------------------------------------------------------------------------
 
     @Option(names = "--vae-tiling", description = "Encode and decode images larger than the VAE's sample size in overlapping tiles"
             + " (diffusers' enable_vae_tiling): far less memory for large images, small differences near the seams.")
     boolean vaeTiling;
 
     @Option(names = "--output", required = true, paramLabel = "FILE",
-            description = "Output file; several images become NAME-0.png, NAME-1.png, ... in diffusers' order.")
+            description = "Output file (.png, .jpg or .npy); several images become NAME-0.png, NAME-1.png, ... in diffusers' order.")
     Path output;
 
     @Option(names = {"--output-format", "--output-type"}, paramLabel = "FMT",
-            description = "png or npy; diffusers' output_type names pil and np mean the same (default: from the --output extension, else png).")
+            description = "png, jpg or npy; diffusers' output_type names pil and np mean png and npy (default: from the --output extension, else png).")
     String outputFormat;
+
+    @Option(names = "--quality", paramLabel = "Q", description = "JPEG quality, 1 to 100 (default: " + OutputTarget.DEFAULT_QUALITY + ").")
+    Integer quality;
 
     @Option(names = "--json", description = "Print one JSON object with outputs, nsfw flags, parameters and timings on stdout.")
     boolean json;
@@ -114,70 +142,159 @@ final class EditCommand implements Callable<Integer> {
     boolean verbose;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        String format = format();
-        Device dev = parse(() -> Device.parse(device), "--device");
-        DType dt = dtype == null ? null : parse(() -> DType.parse(dtype), "--dtype");
+        Interrupts interrupts = Interrupts.get();
+        interrupts.begin();
+        try (Progress progress = Progress.create(quiet, err)) {
+            // 1. Before anything loads: flags, output, model folder, images, request, memory.
+            Device dev = parse(() -> Device.parse(device), "--device");
+            DType requestedDType = dtype == null ? null : parse(() -> DType.parse(dtype), "--dtype");
+            int rows = Math.max(prompts.size(), Math.max(sourcePrompts.size(), images.size()));
+            OutputTarget target = OutputTarget.plan(output, outputFormat, quality, rows * Math.max(1, numImages), images);
+            ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
+            PipelineLoader loader = new PipelineLoader(Registry.discover());
+            PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, requestedDType, !noSafetyChecker,
+                    targetModel, scheduler);
+            BackendProvider provider = loader.backend(folder, options);
+            DType dt = requestedDType != null ? requestedDType : provider.defaultDType(folder, dev);
+            List<RgbImage> inputs = readImages(err, progress);
+            long usedSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xffffffffL;
+            EditRequest.Builder request = EditRequest.builder().prompts(prompts).sourcePrompts(sourcePrompts).images(inputs).strength(strength)
+                    .numInferenceSteps(steps).guidanceScale(guidanceScale).sourceGuidanceScale(sourceGuidanceScale).numImagesPerPrompt(numImages)
+                    .eta(eta).seed(usedSeed).clipSkip(clipSkip).outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
+                    .listener(listener(progress, err, interrupts));
+            EditRequest built = request.build();
+            ModelFolder targetFolder = targetModel == null ? null : ModelFolder.open(targetModel);
+            EditPreflight.check(folder, targetFolder, loader.registry().scheduler(scheduler,
+                    folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
+            checkMemory(folder, provider, dt, inputs, rows * numImages);
+            if (seed == null && !quiet) {
+                err.println("seed: " + Seed.toString(usedSeed));
+            }
+
+            // 2. Load, edit, write.
+            interrupts.phase("loading the model");
+            progress.phase("loading model " + modelOptions.model + " (" + provider.name() + ", " + dev + ", " + dt.shortName() + ")");
+            interrupts.pause();
+            try (CycleDiffusionPipeline pipeline = loader.load(folder, options.withBackend(provider.name()))) {
+                interrupts.check();
+                String description = pipeline.models().description();
+                if (vaeTiling && !pipeline.models().vae().setTiling(true)) {
+                    progress.warn(err, "--vae-tiling: the " + description + " VAE cannot tile; it runs untiled");
+                }
+                EditResult result = pipeline.edit(built);
+                interrupts.phase("writing");
+                progress.phase("writing " + (target.format() == OutputTarget.Format.NPY ? output : target.paths().size() == 1 ? output
+                        : target.paths().size() + " files " + target.paths().get(0) + " …"));
+                interrupts.pause();
+                EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, description,
+                        images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
+                write(target, result, provenance, interrupts);
+                warnNsfw(result, progress, err);
+                if (json) {
+                    out.println(JsonReport.of(result, target, provenance));
+                } else {
+                    target.paths().forEach(out::println);
+                }
+            }
+            return Main.OK;
+        } finally {
+            interrupts.end();
+        }
+    }
+
+    private List<RgbImage> readImages(PrintWriter err, Progress progress) {
         List<RgbImage> inputs = new ArrayList<>();
         for (Path p : images) {
             inputs.add(ImageFiles.read(p));
         }
-        long usedSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xffffffffL;
-        if (seed == null && !quiet) {
-            err.println("seed: " + usedSeed);
+        if (maxPixels == null) {
+            return inputs;
         }
-        ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
-        PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, dt, !noSafetyChecker, targetModel, scheduler);
-        EditRequest.Builder request = EditRequest.builder().prompts(prompts).sourcePrompts(sourcePrompts).images(inputs).strength(strength)
-                .numInferenceSteps(steps).guidanceScale(guidanceScale).sourceGuidanceScale(sourceGuidanceScale).numImagesPerPrompt(numImages)
-                .eta(eta).seed(usedSeed).clipSkip(clipSkip).outputType(format.equals("npy") ? OutputType.NP : OutputType.PIL);
-        if (!quiet) {
-            request.listener((i, n, t, latents) -> {
-                err.printf(Locale.ROOT, "step %d/%d (t=%d)%n", i + 1, n, t);
-                err.flush();
-                return true;
-            });
+        if (maxPixels < 64 * 64) {
+            throw new Errors.UsageException("--max-pixels " + maxPixels + ": expected at least 4096 (64x64)");
         }
-        try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options)) {
-            String description = pipeline.models().description();
-            if (vaeTiling && !pipeline.models().vae().setTiling(true)) {
-                err.println("warning: --vae-tiling: the " + description + " VAE cannot tile; it runs untiled");
-            }
-            EditRequest built = request.build();
-            EditResult result = pipeline.edit(built);
-            List<Path> written = write(built, result, format, usedSeed, description);
-            boolean[] nsfw = result.nsfwContentDetected().orElse(null);
-            if (nsfw != null) {
-                for (int i = 0; i < nsfw.length; i++) {
-                    if (nsfw[i]) {
-                        err.println("warning: potential NSFW content was detected in image " + i + " and it was replaced by a black image;"
-                                + " try another seed or prompt");
-                    }
-                }
-            }
-            if (json) {
-                out.println(report(built, result, written, format, usedSeed, description));
-            } else {
-                for (Path p : written) {
-                    out.println(p);
-                }
-            }
+        // diffusers resizes every image of a batch to the first one's size; shrink that size.
+        RgbImage first = inputs.get(0);
+        long pixels = (long) first.width() * first.height();
+        if (pixels <= maxPixels) {
+            return inputs;
         }
-        return Main.OK;
+        double s = Math.sqrt((double) maxPixels / pixels);
+        int w = Math.max(8, (int) (first.width() * s) / 8 * 8);
+        int h = Math.max(8, (int) (first.height() * s) / 8 * 8);
+        progress.warn(err, "resized the input from " + first.sizeString() + " to " + w + "x" + h + " (--max-pixels " + maxPixels + ")");
+        List<RgbImage> resized = new ArrayList<>();
+        for (RgbImage im : inputs) {
+            resized.add(PilResample.resize(im, w, h, PilResample.Filter.LANCZOS));
+        }
+        return resized;
     }
 
-    private String format() {
-        String f = outputFormat;
-        if (f == null) {
-            f = output.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy") ? "npy" : "png";
-        }
-        return switch (f.toLowerCase(Locale.ROOT)) {
-            case "png", "pil" -> "png";
-            case "npy", "np" -> "npy";
-            default -> throw new Errors.UsageException("--output-format '" + outputFormat + "': expected png or npy (or pil, np)");
+    private void checkMemory(ModelFolder folder, BackendProvider provider, DType dt, List<RgbImage> inputs, int outputs) {
+        RgbImage first = inputs.get(0);
+        MemoryEstimate.ModelShape shape = MemoryEstimate.ModelShape.of(folder);
+        int w = first.width() - first.width() % shape.vaeScaleFactor();
+        int h = first.height() - first.height() % shape.vaeScaleFactor();
+        // Every backend is taken to materialise attention scores: ONNX Runtime's exported graphs do,
+        // and LibTorch's scaled_dot_product_attention on CPU did too where it counts (tiny-sd at
+        // 4000x4000 on LibTorch reached 22.7 GB RSS in the VAE and was killed by the kernel).
+        boolean naive = true;
+        long budget = maxMemory != null ? MemoryCheck.parseSize(maxMemory) : MemoryCheck.available();
+        MemoryCheck.check(shape, new MemoryCheck.Request(w, h, inputs.size(), outputs, guidanceScale > 1, dt, naive), budget,
+                maxMemory != null ? "is the --max-memory limit" : "is available");
+    }
+
+    private static ProgressListener listener(Progress progress, PrintWriter err, Interrupts interrupts) {
+        return new ProgressListener() {
+            @Override
+            public boolean onStep(int step, int totalSteps, int timestep, FloatTensor latents) {
+                interrupts.phase("step " + (step + 1) + "/" + totalSteps);
+                progress.step(step, totalSteps, timestep);
+                return !interrupts.cancelled();
+            }
+
+            @Override
+            public boolean onPhase(EditPhase phase) {
+                interrupts.phase(phase.description());
+                progress.phase(phase.description());
+                interrupts.pause();
+                return !interrupts.cancelled();
+            }
+
+            @Override
+            public void onWarning(String message) {
+                progress.warn(err, message);
+            }
         };
+    }
+
+    private static void write(OutputTarget target, EditResult result, EditProvenance provenance, Interrupts interrupts) {
+        try {
+            if (target.format() == OutputTarget.Format.NPY) {
+                target.stageArray(result.imagesNp());
+            } else {
+                for (int i = 0; i < target.paths().size(); i++) {
+                    interrupts.check();
+                    target.stageImage(i, result.images().get(i), provenance.pngText(i));
+                }
+            }
+            interrupts.commit(target::commit);
+        } finally {
+            target.discard();
+        }
+    }
+
+    private static void warnNsfw(EditResult result, Progress progress, PrintWriter err) {
+        boolean[] nsfw = result.nsfwContentDetected().orElse(null);
+        for (int i = 0; nsfw != null && i < nsfw.length; i++) {
+            if (nsfw[i]) {
+                progress.warn(err, "potential NSFW content was detected in image " + i + " and it was replaced by a black image;"
+                        + " try another seed or prompt");
+            }
+        }
     }
 
     static <T> T parse(java.util.function.Supplier<T> parser, String flag) {
@@ -186,79 +303,5 @@ final class EditCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(flag + ": " + e.getMessage());
         }
-    }
-
-    /** NAME.png for one image, NAME-k.png for several; never a path given as an input. */
-    static List<Path> outputPaths(Path output, int count, String extension) {
-        if (count == 1) {
-            return List.of(output);
-        }
-        String name = output.getFileName().toString();
-        int dot = name.lastIndexOf('.');
-        String stem = dot > 0 ? name.substring(0, dot) : name;
-        String ext = dot > 0 ? name.substring(dot) : "." + extension;
-        List<Path> out = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            out.add(output.resolveSibling(stem + "-" + i + ext));
-        }
-        return out;
-    }
-
-    private List<Path> write(EditRequest request, EditResult result, String format, long usedSeed, String description) throws IOException {
-        List<Path> targets = format.equals("npy") ? List.of(output) : outputPaths(output, result.images().size(), "png");
-        for (Path t : targets) {
-            for (Path in : images) {
-                if (Files.exists(t) && Files.isSameFile(t, in)) {
-                    throw new Errors.UsageException("--output " + t + " is the input image " + in + "; choose another file");
-                }
-            }
-            Path parent = t.toAbsolutePath().getParent();
-            if (parent != null && !Files.isDirectory(parent)) {
-                throw new Errors.UsageException("--output " + t + ": directory " + parent + " does not exist");
-            }
-        }
-        if (format.equals("npy")) {
-            NpyWriter.write(output, result.imagesNp());
-            return targets;
-        }
-        EditProvenance provenance = provenance(request, usedSeed, description);
-        for (int i = 0; i < targets.size(); i++) {
-            ImageFiles.writePng(targets.get(i), result.images().get(i), provenance.pngText(i));
-        }
-        return targets;
-    }
-
-    private EditProvenance provenance(EditRequest request, long usedSeed, String description) {
-        return new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, description,
-                images.stream().map(Path::toString).toList(), request, usedSeed, !noSafetyChecker);
-    }
-
-    private String report(EditRequest request, EditResult result, List<Path> written, String format, long usedSeed, String description) throws IOException {
-        ObjectMapper m = new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT);
-        ObjectNode root = m.createObjectNode();
-        ArrayNode outs = root.putArray("outputs");
-        int n = format.equals("npy") ? result.imagesNp().dim(0) : result.images().size();
-        List<SafetyVerdict> verdicts = result.verdicts().orElse(null);
-        for (int i = 0; i < n; i++) {
-            ObjectNode o = outs.addObject();
-            o.put("path", (format.equals("npy") ? written.get(0) : written.get(i)).toString());
-            o.put("index", i);
-            if (verdicts == null) {
-                o.putNull("nsfw");
-            } else {
-                o.put("nsfw", verdicts.get(i).nsfw());
-            }
-        }
-        root.put("format", format);
-        root.set("parameters", provenance(request, usedSeed, description).parameters());
-        ObjectNode t = root.putObject("timings_ms");
-        t.put("prompt_encoding", result.timings().promptMillis());
-        t.put("image_encoding", result.timings().encodeMillis());
-        t.put("steps", result.timings().stepsMillis().length);
-        t.put("mean_step", result.timings().meanStepMillis());
-        t.put("decoding", result.timings().decodeMillis());
-        t.put("safety_checker", result.timings().safetyMillis());
-        t.put("total", result.timings().totalMillis());
-        return m.writeValueAsString(root);
     }
 }

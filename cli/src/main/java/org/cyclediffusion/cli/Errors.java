@@ -3,6 +3,7 @@ package org.cyclediffusion.cli;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import org.cyclediffusion.core.InvalidInputException;
+import org.cyclediffusion.core.pipeline.InvalidRequestException;
 import picocli.CommandLine;
 
 /** Maps failures to exit codes and one-line messages. */
@@ -33,6 +34,10 @@ final class Errors {
     }
 
     static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        if (Interrupts.get().cancelled()) {
+            // an interrupt stopped the work: the shutdown hook says so, and the JVM exits with 130 or 143
+            return Main.INTERRUPTED;
+        }
         PrintWriter err = cl.getErr();
         boolean verbose = parsed != null && verbose(parsed);
         err.println("error: " + oneLine(e));
@@ -59,7 +64,7 @@ final class Errors {
     }
 
     static String oneLine(Throwable e) {
-        String m = e.getMessage();
+        String m = e instanceof InvalidRequestException ire ? FlagNames.inFlags(ire) : e.getMessage();
         if (m == null || m.isBlank()) {
             m = e.getClass().getSimpleName();
         }

@@ -18,6 +18,13 @@ public final class Main implements Runnable {
     public static final int OK = 0;
     public static final int FAILURE = 1;
     public static final int USAGE = 2;
+    /** 128 + SIGINT, as shells report a process Ctrl-C ended. */
+    public static final int INTERRUPTED = 130;
+    /** 128 + SIGTERM. */
+    public static final int TERMINATED = 143;
+
+    /** stderr for the process (progress bars draw on it directly). */
+    static final PrintWriter STDERR = new PrintWriter(System.err, true);
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -28,7 +35,10 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        Interrupts.get().install(System.err);
+        Logging.toStderr(STDERR);
+        int code = run(args, new PrintWriter(System.out, true), STDERR);
+        Interrupts.get().exit(code);
     }
 
     /** Runs the tool with the given streams; used by tests and by {@link #main}. */

@@ -105,8 +105,14 @@ class BatchCommandTest {
         // The same metadata as edit writes: EditProvenance's parameters, with the image as the manifest names it.
         Map<String, String> text = ImageFiles.readPngText(out.resolve("v01_basic-0.png"));
         JsonNode comment = JSON.readTree(text.get("Comment"));
-        assertEquals(results.get(0).get("parameters"), comment);
-        assertEquals("images/img_a_64x64.png", comment.get("images").get(0).asText());
+        // each PNG describes its own row (issue 9): its image, prompt pair and index, with the batch's shared arguments
+        JsonNode shared = results.get(0).get("parameters");
+        for (String f : new String[] {"model", "backend", "strength", "guidance_scale", "eta", "seed", "safety_checker"}) {
+            assertEquals(shared.get(f), comment.get(f), f);
+        }
+        assertEquals(shared.get("prompts").get(0), comment.get("prompt"));
+        assertEquals(0, comment.get("index").asInt());
+        assertEquals("images/img_a_64x64.png", comment.get("image").asText());
         assertEquals(20, comment.get("num_inference_steps").asInt());
         assertTrue(text.get("Software").startsWith("cyclediffusion "), text.toString());
         try (Stream<Path> files = Files.list(out)) {
@@ -213,7 +219,7 @@ class BatchCommandTest {
         assertTrue(e.contains("edits.jsonl:8: num_inference_steps: expected an integer, found 2.5"), e);
         assertTrue(e.contains("edits.jsonl:9: not valid JSON"), e);
         assertTrue(e.contains("edits.jsonl:10: target_model: model folder m does not exist"), e);
-        assertTrue(e.contains("edits.jsonl:11: image: ") && e.contains("not a PNG or JPEG"), e);
+        assertTrue(e.contains("edits.jsonl:11: image: ") && e.contains("not a PNG, JPEG or WebP"), e);
         assertTrue(e.contains("edits.jsonl:11: seed: expected an integer, found \"7\""), e);
         assertTrue(e.contains("9 of 10 manifest rows are invalid; nothing was run"), e);
         assertFalse(e.contains("edits.jsonl:1:"), e);

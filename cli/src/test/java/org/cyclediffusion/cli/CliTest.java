@@ -60,7 +60,7 @@ class CliTest {
     void etaZeroIsRejectedWithTheReason() {
         Run r = run(editArgs("--eta", "0", "--output", tmp.resolve("o.png").toString()).toArray(String[]::new));
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains("eta = 0.0") && r.err().contains("eta > 0"), r.err());
+        assertTrue(r.err().contains("--eta 0.0: ") && r.err().contains("eta > 0"), r.err());
         assertFalse(r.err().contains("\tat "), "no stack trace without --verbose");
         assertFalse(Files.exists(tmp.resolve("o.png")));
     }

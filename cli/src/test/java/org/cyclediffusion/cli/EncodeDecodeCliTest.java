@@ -73,7 +73,9 @@ class EncodeDecodeCliTest {
         CliTest.Run p = CliTest.run("decode", "--code", code.toString(), "--model", model(model), "--prompt", ELEPHANT, "--guidance-scale", "2",
                 "--quiet", "--output", png.toString());
         assertEquals(0, p.code(), p.err());
-        assertTrue(ImageFiles.readPngText(png).get("Comment").contains("\"source_prompts\":[\"" + HORSE + "\"]"), "provenance in the PNG");
+        // each PNG describes its own row (issue 9): one source prompt, and the A1111 parameters other tools read
+        assertTrue(ImageFiles.readPngText(png).get("Comment").contains("\"source_prompt\":\"" + HORSE + "\""), "provenance in the PNG");
+        assertTrue(ImageFiles.readPngText(png).get("parameters").startsWith(ELEPHANT + "\n"), "A1111 parameters in the PNG");
     }
 
     /** Unpaired translation (golden w01): edit with --target-model, and decode --model B on A's code, with B's checker on. */

@@ -80,7 +80,7 @@ final class EditForm {
             throw new ApiException(413, "image", e.getMessage());
         } catch (InvalidInputException e) {
             // Not an image format we read: 415; an image we cannot decode (truncated, corrupt): 422.
-            boolean unsupported = e.getMessage().contains("supported formats are") || e.getMessage().contains("is not a PNG or JPEG");
+            boolean unsupported = e.getMessage().contains("supported formats are") || e.getMessage().contains("is not a PNG, JPEG or WebP");
             throw new ApiException(unsupported ? 415 : 422, "image", e.getMessage());
         }
         imageNames.add(shown);

@@ -92,7 +92,7 @@ class FaultsTest {
     @Test
     void somethingThatIsNotAnImageIs415() throws Exception {
         assertRefused(valid().file("image", "notes.txt", "hello".getBytes(StandardCharsets.UTF_8)).post(CLIENT, base, "api/edit"), 415,
-                "image", "image \"notes.txt\" is not a PNG or JPEG image");
+                "image", "image \"notes.txt\" is not a PNG, JPEG or WebP image");
     }
 
     @Test

@@ -59,17 +59,17 @@ public final class ImageFiles {
     }
 
     /**
-     * The image at {@code path} as 8-bit RGB.
+     * The image at {@code path} as 8-bit RGB: PNG, JPEG or WebP (through TwelveMonkeys' ImageIO plug-in).
      *
-     * @throws CycleDiffusionException naming the file when it is missing, unreadable, not a PNG or
-     *     JPEG, or of a kind that is not supported
+     * @throws CycleDiffusionException naming the file when it is missing, unreadable, not a PNG,
+     *     JPEG or WebP, or of a kind that is not supported
      */
     public static RgbImage read(Path path) {
         if (!Files.exists(path)) {
             throw new InvalidInputException("image file " + path + " does not exist");
         }
         if (Files.isDirectory(path)) {
-            throw new InvalidInputException("image file " + path + " is a directory, expected a PNG or JPEG file");
+            throw new InvalidInputException("image file " + path + " is a directory, expected a PNG, JPEG or WebP file");
         }
         if (!Files.isReadable(path)) {
             throw new InvalidInputException("image file " + path + " is not readable (permissions)");
@@ -92,7 +92,7 @@ public final class ImageFiles {
      */
     public static RgbImage read(byte[] data, String name, long maxPixels) {
         if (data.length == 0) {
-            throw new InvalidInputException(name + " is empty (0 bytes), expected a PNG or JPEG image");
+            throw new InvalidInputException(name + " is empty (0 bytes), expected a PNG, JPEG or WebP image");
         }
         try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(data))) {
             return decode(in, name, Math.min(maxPixels, MAX_PIXELS));
@@ -108,7 +108,7 @@ public final class ImageFiles {
             }
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (!readers.hasNext()) {
-                throw new InvalidInputException(what + " is not a PNG or JPEG image (its content is not a recognised image format)");
+                throw new InvalidInputException(what + " is not a PNG, JPEG or WebP image (its content is not a recognised image format)");
             }
             ImageReader reader = readers.next();
             try {
@@ -120,9 +120,11 @@ public final class ImageFiles {
                     case "jpeg":
                     case "jpg":
                         return decodeJpeg(what, reader, maxPixels);
+                    case "webp":
+                        return decodeWebp(what, reader, maxPixels);
                     default:
                         throw new InvalidInputException(what + " is a " + format.toUpperCase(Locale.ROOT)
-                                + " image; supported formats are PNG and JPEG");
+                                + " image; supported formats are PNG, JPEG and WebP");
                 }
             } finally {
                 reader.dispose();
@@ -283,6 +285,30 @@ public final class ImageFiles {
     }
 
     /**
+     * WebP (lossy, lossless, with or without alpha) through TwelveMonkeys' pure-Java reader. As
+     * Pillow's {@code convert("RGB")}, alpha is dropped, not composited. Lossy WebP decoders may
+     * differ from libwebp (which Pillow uses) by a level here and there.
+     */
+    private static RgbImage decodeWebp(String path, ImageReader reader, long maxPixels) throws IOException {
+        checkSize(path, reader, maxPixels);
+        BufferedImage image = reader.read(0);
+        int w = image.getWidth();
+        int h = image.getHeight();
+        byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
+        int[] row = new int[w];
+        for (int y = 0; y < h; y++) {
+            image.getRGB(0, y, w, 1, row, 0, w);
+            for (int x = 0; x < w; x++) {
+                int o = (y * w + x) * 3;
+                rgb[o] = (byte) (row[x] >> 16);
+                rgb[o + 1] = (byte) (row[x] >> 8);
+                rgb[o + 2] = (byte) row[x];
+            }
+        }
+        return new RgbImage(w, h, rgb);
+    }
+
+    /**
      * Pillow's decompression-bomb guard: {@code Image.open} refuses images of more than
      * 2 × MAX_IMAGE_PIXELS (2 × 89,478,485) pixels; checked from the header, before decoding.
      * A server passes its own, lower limit.
@@ -354,6 +380,40 @@ public final class ImageFiles {
         } finally {
             writer.dispose();
         }
+    }
+
+    /**
+     * Writes {@code image} as a baseline JPEG of the given quality (1–100, as Pillow's
+     * {@code quality}; ImageIO's scale is that divided by 100), with {@code comment} in a COM
+     * segment when not null. The file appears atomically ({@link AtomicFiles}).
+     */
+    public static void writeJpeg(Path path, RgbImage image, int quality, String comment) {
+        if (quality < 1 || quality > 100) {
+            throw new IllegalArgumentException("JPEG quality " + quality + ": expected 1 to 100");
+        }
+        BufferedImage buffered = toBufferedImage(image);
+        AtomicFiles.write(path, out -> {
+            ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
+            try (MemoryCacheImageOutputStream ios = new MemoryCacheImageOutputStream(out)) {
+                writer.setOutput(ios);
+                ImageWriteParam param = writer.getDefaultWriteParam();
+                param.setCompressionMode(ImageWriteParam.MODE_EXPLICIT);
+                param.setCompressionQuality(quality / 100f);
+                IIOMetadata metadata = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(buffered), param);
+                if (comment != null) {
+                    String jpegFormat = "javax_imageio_jpeg_image_1.0";
+                    Node root = metadata.getAsTree(jpegFormat);
+                    Node markers = child(root, "markerSequence");
+                    IIOMetadataNode com = new IIOMetadataNode("com");
+                    com.setUserObject(comment.getBytes(StandardCharsets.UTF_8));
+                    markers.appendChild(com);
+                    metadata.setFromTree(jpegFormat, root);
+                }
+                writer.write(null, new IIOImage(buffered, null, metadata), param);
+            } finally {
+                writer.dispose();
+            }
+        });
     }
 
     /** The text chunks (tEXt, zTXt, iTXt) of a PNG file, in file order. */

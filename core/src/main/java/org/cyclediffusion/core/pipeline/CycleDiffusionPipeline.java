@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -16,6 +17,7 @@ import org.cyclediffusion.core.random.TorchGenerator;
 import org.cyclediffusion.core.spi.Conditioning;
 import org.cyclediffusion.core.spi.DpmEncoder;
 import org.cyclediffusion.core.spi.DpmEncoding;
+import org.cyclediffusion.core.spi.EditPhase;
 import org.cyclediffusion.core.spi.LatentDistribution;
 import org.cyclediffusion.core.spi.Models;
 import org.cyclediffusion.core.spi.ProgressListener;
@@ -165,6 +167,9 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         Inputs in = inputs(er, target.models().unet());
         int batch = plan.rows() * request.numImagesPerPrompt();
 
+        phase(request.listener(), EditPhase.ENCODING_PROMPT);
+        warnTruncated(request.listener(), target, plan.prompts());
+        warnTruncated(request.listener(), source, plan.sourcePrompts());
         long tp = System.nanoTime();
         Embeddings src = sourceEmbeddings(plan, er);
         Embeddings tgt = targetEmbeddings(plan, dr, request.numImagesPerPrompt(), src);
@@ -183,6 +188,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         double schedulerMillis = 0;
         boolean guided = plan.guided();
         boolean stacked = target == source;
+        phase(request.listener(), EditPhase.DENOISING);
         UNet unetA = source.models().unet();
         UNet unetB = target.models().unet();
         try (Conditioning condA = unetA.condition(stacked ? stackedStates(src, tgt, guided) : chainStates(src, guided));
@@ -225,7 +231,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
                 progress(request.listener(), request.callbackSteps(), i, timesteps.length, t, targetChain.latents());
             }
         }
-        return finish(targetChain.latents(), request.outputType(), obs, promptMillis, encodeMillis, stepMillis, schedulerMillis, t0);
+        return finish(targetChain.latents(), request.outputType(), obs, request.listener(), promptMillis, encodeMillis, stepMillis,
+                schedulerMillis, t0);
     }
 
     /**
@@ -237,6 +244,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         DpmEncoder encoder = encoder(new SamplerOptions(request.eta()));
         EditObserver obs = request.observer();
         Inputs in = inputs(request, null);
+        phase(request.listener(), EditPhase.ENCODING_PROMPT);
+        warnTruncated(request.listener(), source, plan.sourcePrompts());
         Embeddings src = sourceEmbeddings(plan, request);
         int[] timesteps = schedule(encoder, request);
         SourceChain chain = startSourceChain(encoder, in, plan, request, timesteps[0], noise(request));
@@ -245,6 +254,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         boolean guided = plan.guided();
         float[] noises = new float[timesteps.length * start.size()];
         UNet unet = source.models().unet();
+        phase(request.listener(), EditPhase.DENOISING);
         try (Conditioning cond = unet.condition(chainStates(src, guided))) {
             for (int i = 0; i < timesteps.length; i++) {
                 int t = timesteps[i];
@@ -278,6 +288,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         Scheduler scheduler = target.scheduler().create(new SamplerOptions(code.eta()));
         requireDecodable(code, scheduler);
         EditObserver obs = request.observer();
+        phase(request.listener(), EditPhase.ENCODING_PROMPT);
+        warnTruncated(request.listener(), target, plan.prompts());
         long tp = System.nanoTime();
         Embeddings tgt = targetEmbeddings(plan, request, code.numImagesPerPrompt(), null);
         double promptMillis = millisSince(tp);
@@ -289,6 +301,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         double[] stepMillis = new double[timesteps.length];
         double schedulerMillis = 0;
         UNet unet = target.models().unet();
+        phase(request.listener(), EditPhase.DENOISING);
         try (Conditioning cond = unet.condition(chainStates(tgt, guided))) {
             for (int i = 0; i < timesteps.length; i++) {
                 long ts = System.nanoTime();
@@ -305,7 +318,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
                 progress(request.listener(), request.callbackSteps(), i, timesteps.length, t, chain.latents());
             }
         }
-        return finish(chain.latents(), request.outputType(), obs, promptMillis, 0, stepMillis, schedulerMillis, t0);
+        return finish(chain.latents(), request.outputType(), obs, request.listener(), promptMillis, 0, stepMillis, schedulerMillis, t0);
     }
 
     private void requireDecodable(LatentCode code, Scheduler scheduler) {
@@ -454,6 +467,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         if (in.latents() != null) {
             clean = in.latents();
         } else {
+            phase(r.listener(), EditPhase.ENCODING_IMAGE);
             LatentDistribution dist = source.models().vae().encode(in.pixels());
             obs.tensor("vae_mean", dist.mean());
             obs.tensor("vae_logvar", dist.logvar());
@@ -468,6 +482,25 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         FloatTensor start = encoder.addNoise(clean, noise.randn(clean.shape()), latentTimestep);
         obs.tensor("init_latents", start);
         return new SourceChain(encoder, clean, start, noise);
+    }
+
+    /** Tells the listener a phase begins; it may cancel before the phase runs any network. */
+    private static void phase(ProgressListener listener, EditPhase phase) {
+        if (listener != null && !listener.onPhase(phase)) {
+            throw new EditCancelledException(phase);
+        }
+    }
+
+    /** diffusers' warning for prompts longer than CLIP takes, with the text the model never sees. */
+    private static void warnTruncated(ProgressListener listener, DiffusionModel model, List<String> prompts) {
+        ProgressListener l = listener != null ? listener : (step, total, t, latents) -> true;
+        for (String prompt : new LinkedHashSet<>(prompts)) {
+            String dropped = model.tokenizer().truncatedText(prompt);
+            if (!dropped.isEmpty()) {
+                l.onWarning("The following part of your input was truncated because CLIP can only handle sequences up to "
+                        + model.tokenizer().maxLength() + " tokens: ['" + dropped + "']");
+            }
+        }
     }
 
     private static void progress(ProgressListener listener, int every, int i, int total, int t, FloatTensor latents) {
@@ -496,13 +529,14 @@ public class CycleDiffusionPipeline implements AutoCloseable {
     }
 
     /** Decode with the source model's VAE, check with the target model's checker, post-process. */
-    private EditResult finish(FloatTensor latents, OutputType outputType, EditObserver obs, double promptMillis, double encodeMillis,
-            double[] stepMillis, double schedulerMillis, long t0) {
+    private EditResult finish(FloatTensor latents, OutputType outputType, EditObserver obs, ProgressListener listener, double promptMillis,
+            double encodeMillis, double[] stepMillis, double schedulerMillis, long t0) {
         obs.tensor("final_latents", latents);
         if (outputType == OutputType.LATENT) {
             return new EditResult(List.of(), null, latents, Optional.empty(),
                     new Timings(promptMillis, encodeMillis, stepMillis, schedulerMillis, 0, 0, millisSince(t0)));
         }
+        phase(listener, EditPhase.DECODING);
         long td = System.nanoTime();
         FloatTensor decodeInput = divide(latents, source.models().vae().scalingFactor());
         obs.tensor("vae_decode_input", decodeInput);
@@ -515,6 +549,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         boolean[] denormalize = new boolean[batch];
         Arrays.fill(denormalize, true);
         if (safetyChecker != null) {
+            phase(listener, EditPhase.SAFETY_CHECK);
             List<SafetyVerdict> v = safetyChecker.check(decoded);
             verdicts = Optional.of(v);
             decoded = decoded.copy();

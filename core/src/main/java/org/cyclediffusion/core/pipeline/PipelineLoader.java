@@ -1,9 +1,11 @@
 package org.cyclediffusion.core.pipeline;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.config.ModelFolderContents;
 import org.cyclediffusion.core.plugin.Registry;
 import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.DType;
@@ -96,6 +98,31 @@ public final class PipelineLoader {
         }
     }
 
+    /**
+     * The backend that will load {@code folder} for these options, checked without loading
+     * anything: named and able to open the folder on the device, or the one whose files are there.
+     */
+    public BackendProvider backend(ModelFolder folder, Options options) {
+        String backendName = folder.checkpoint().isPresent() && options.backend() == null ? SINGLE_FILE_BACKEND : options.backend();
+        BackendProvider backend = backendName == null ? registry.backendFor(folder) : registry.backend(backendName);
+        if (folder.checkpoint().isPresent() && !backend.name().equals(SINGLE_FILE_BACKEND)) {
+            // Only LibTorch reads weights through ModelFolder.weights; another backend would load the config folder's own files.
+            throw new ConfigException(folder + ": a single-file checkpoint loads on the " + SINGLE_FILE_BACKEND + " backend, not "
+                    + backend.name() + " (drop --backend " + backend.name() + ")");
+        }
+        if (options.backend() != null && !backend.canOpen(folder)) {
+            List<String> others = registry.backends().values().stream().filter(b -> b.canOpen(folder)).map(BackendProvider::name).toList();
+            throw new ConfigException(others.isEmpty()
+                    ? "the " + backend.name() + " backend cannot load this folder: " + ModelFolderContents.whyUnrecognised(folder)
+                    : folder + ": the " + backend.name() + " backend finds no model files it can load here; the folder is for " + others);
+        }
+        if (!backend.devices().contains(options.device().type())) {
+            throw new ConfigException("device " + options.device() + " is not available with the " + backend.name() + " backend (available: "
+                    + backend.devices() + ")");
+        }
+        return backend;
+    }
+
     public CycleDiffusionPipeline load(Options options) {
         return load(ModelFolder.open(options.model()), options);
     }
@@ -147,22 +174,7 @@ public final class PipelineLoader {
     }
 
     private Loaded open(ModelFolder folder, Options options, boolean withChecker) {
-        String backendName = folder.checkpoint().isPresent() && options.backend() == null ? SINGLE_FILE_BACKEND : options.backend();
-        BackendProvider backend = backendName == null ? registry.backendFor(folder) : registry.backend(backendName);
-        if (folder.checkpoint().isPresent() && !backend.name().equals(SINGLE_FILE_BACKEND)) {
-            // Only LibTorch reads weights through ModelFolder.weights; another backend would load the config folder's own files.
-            throw new ConfigException(folder + ": a single-file checkpoint loads on the " + SINGLE_FILE_BACKEND + " backend, not "
-                    + backend.name() + " (drop --backend " + backend.name() + ")");
-        }
-        if (options.backend() != null && !backend.canOpen(folder)) {
-            throw new ConfigException(folder + ": the " + backend.name() + " backend finds no model files it can load here"
-                    + " (backends that recognise this folder: " + registry.backends().values().stream().filter(b -> b.canOpen(folder))
-                            .map(BackendProvider::name).toList() + ")");
-        }
-        if (!backend.devices().contains(options.device().type())) {
-            throw new ConfigException("device " + options.device() + " is not available with the " + backend.name() + " backend (available: "
-                    + backend.devices() + ")");
-        }
+        BackendProvider backend = backend(folder, options);
         // Read the cheap parts first so a broken scheduler or tokenizer fails before weights load.
         SchedulerFactory scheduler = registry.scheduler(options.scheduler(), folder.config("scheduler", "scheduler_config.json"));
         if (scheduler.dpmEncoding().isEmpty()) {

@@ -49,31 +49,31 @@ record Plan(int rows, List<String> prompts, List<String> sourcePrompts, boolean 
 
     private static void checkSourceParameters(EncodeRequest r) {
         if (Double.isNaN(r.strength()) || r.strength() < 0 || r.strength() > 1) {
-            throw new InvalidRequestException("strength = " + r.strength() + ": expected a value in [0, 1]");
+            throw new InvalidRequestException("strength", "strength = " + r.strength() + ": expected a value in [0, 1]");
         }
         if (r.numInferenceSteps() < 1) {
-            throw new InvalidRequestException("numInferenceSteps = " + r.numInferenceSteps() + ": expected at least 1");
+            throw new InvalidRequestException("numInferenceSteps", "numInferenceSteps = " + r.numInferenceSteps() + ": expected at least 1");
         }
         if ((int) (r.numInferenceSteps() * r.strength()) < 1) {
-            throw new InvalidRequestException("strength = " + r.strength() + " with numInferenceSteps = " + r.numInferenceSteps()
+            throw new InvalidRequestException(List.of("strength", "numInferenceSteps"), "strength = " + r.strength() + " with numInferenceSteps = " + r.numInferenceSteps()
                     + " runs no denoising step (int(steps × strength) = 0): expected strength ≥ " + 1.0 / r.numInferenceSteps()
                     + " or more steps");
         }
         if (!Double.isFinite(r.sourceGuidanceScale())) {
-            throw new InvalidRequestException("sourceGuidanceScale = " + r.sourceGuidanceScale() + ": expected a finite number");
+            throw new InvalidRequestException("sourceGuidanceScale", "sourceGuidanceScale = " + r.sourceGuidanceScale() + ": expected a finite number");
         }
         if (r.numImagesPerPrompt() < 1) {
-            throw new InvalidRequestException("numImagesPerPrompt = " + r.numImagesPerPrompt() + ": expected at least 1");
+            throw new InvalidRequestException("numImagesPerPrompt", "numImagesPerPrompt = " + r.numImagesPerPrompt() + ": expected at least 1");
         }
         checkCommon(r.callbackSteps(), r.clipSkip());
         if (r.sourcePrompts().isEmpty()) {
-            throw new InvalidRequestException("sourcePrompt: expected at least one prompt describing the input image");
+            throw new InvalidRequestException("sourcePrompt", "sourcePrompt: expected at least one prompt describing the input image");
         }
     }
 
     private static void checkTargetParameters(DecodeRequest r) {
         if (!Double.isFinite(r.guidanceScale())) {
-            throw new InvalidRequestException("guidanceScale = " + r.guidanceScale() + ": expected a finite number");
+            throw new InvalidRequestException("guidanceScale", "guidanceScale = " + r.guidanceScale() + ": expected a finite number");
         }
         checkCommon(r.callbackSteps(), r.clipSkip());
         if (r.promptEmbeds() != null) {
@@ -84,16 +84,16 @@ record Plan(int rows, List<String> prompts, List<String> sourcePrompts, boolean 
                 throw new InvalidRequestException("promptEmbeds: expected [rows, 77, hidden], found " + r.promptEmbeds());
             }
         } else if (r.prompts().isEmpty()) {
-            throw new InvalidRequestException("prompt: expected at least one target prompt");
+            throw new InvalidRequestException("prompt", "prompt: expected at least one target prompt");
         }
     }
 
     private static void checkCommon(int callbackSteps, Integer clipSkip) {
         if (callbackSteps < 1) {
-            throw new InvalidRequestException("callbackSteps = " + callbackSteps + ": expected at least 1");
+            throw new InvalidRequestException("callbackSteps", "callbackSteps = " + callbackSteps + ": expected at least 1");
         }
         if (clipSkip != null && clipSkip < 0) {
-            throw new InvalidRequestException("clipSkip = " + clipSkip + ": expected 0 or more (or none)");
+            throw new InvalidRequestException("clipSkip", "clipSkip = " + clipSkip + ": expected 0 or more (or none)");
         }
     }
 
@@ -116,7 +116,7 @@ record Plan(int rows, List<String> prompts, List<String> sourcePrompts, boolean 
             return r.imageTensor().dim(0);
         }
         if (r.images().isEmpty()) {
-            throw new InvalidRequestException("image: expected at least one input image");
+            throw new InvalidRequestException("image", "image: expected at least one input image");
         }
         return r.images().size();
     }
@@ -124,7 +124,7 @@ record Plan(int rows, List<String> prompts, List<String> sourcePrompts, boolean 
     private static List<String> nonNull(String what, List<String> values) {
         for (String p : values) {
             if (p == null) {
-                throw new InvalidRequestException(what + ": null entry");
+                throw new InvalidRequestException(what, what + ": null entry");
             }
         }
         return values;
@@ -132,7 +132,7 @@ record Plan(int rows, List<String> prompts, List<String> sourcePrompts, boolean 
 
     private static void check(String what, int count, int rows) {
         if (count != 1 && count != rows) {
-            throw new InvalidRequestException(what + ": " + count + " given, expected 1 (used for every row) or " + rows
+            throw new InvalidRequestException(what, what + ": " + count + " given, expected 1 (used for every row) or " + rows
                     + " (one per row; the batch has " + rows + " rows)");
         }
     }

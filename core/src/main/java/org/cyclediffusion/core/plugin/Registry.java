@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.config.ModelFolderContents;
 import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.RandomModelWriter;
 import org.cyclediffusion.core.spi.SafetyCheckerProvider;
@@ -93,8 +94,7 @@ public final class Registry {
                 return b;
             }
         }
-        throw new ConfigException(folder + ": no backend recognises this model folder (known backends: " + backends.keySet()
-                + "; onnx needs unet/model.onnx, libtorch needs unet/diffusion_pytorch_model.safetensors)");
+        throw new ConfigException(ModelFolderContents.whyUnrecognised(folder) + " (known backends: " + backends.keySet() + ")");
     }
 
     /** The sampler named by {@code _class_name} in the config. */

@@ -191,10 +191,10 @@ class ImageFilesTest {
         assertMessage(() -> ImageFiles.read(dir), "is a directory");
         Path garbage = dir.resolve("garbage.png");
         Files.writeString(garbage, "not an image at all");
-        assertMessage(() -> ImageFiles.read(garbage), garbage + " is not a PNG or JPEG image");
+        assertMessage(() -> ImageFiles.read(garbage), garbage + " is not a PNG, JPEG or WebP image");
         Path gif = dir.resolve("pic.gif");
         ImageIO.write(new BufferedImage(2, 2, BufferedImage.TYPE_BYTE_INDEXED), "gif", gif.toFile());
-        assertMessage(() -> ImageFiles.read(gif), gif + " is a GIF image; supported formats are PNG and JPEG");
+        assertMessage(() -> ImageFiles.read(gif), gif + " is a GIF image; supported formats are PNG, JPEG and WebP");
         Path truncated = dir.resolve("truncated.png");
         byte[] full = PngBytes.encode(4, 4, 8, RGB, new int[48], null, null);
         Files.write(truncated, java.util.Arrays.copyOf(full, 40));

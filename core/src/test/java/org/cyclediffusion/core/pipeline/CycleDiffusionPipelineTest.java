@@ -195,4 +195,50 @@ class CycleDiffusionPipelineTest {
         pipeline.edit(base().image().imageTensor(latents).observer(c).outputType(OutputType.LATENT).build());
         assertArrayEquals(latents.data(), c.clean.data());
     }
+
+    @Test
+    void theListenerHearsEachPhaseInOrderAndTheTruncationWarning() {
+        List<String> heard = new ArrayList<>();
+        org.cyclediffusion.core.spi.ProgressListener l = new org.cyclediffusion.core.spi.ProgressListener() {
+            @Override
+            public boolean onStep(int step, int totalSteps, int timestep, FloatTensor latents) {
+                heard.add("step " + step);
+                return true;
+            }
+
+            @Override
+            public boolean onPhase(org.cyclediffusion.core.spi.EditPhase phase) {
+                heard.add(phase.name());
+                return true;
+            }
+
+            @Override
+            public void onWarning(String message) {
+                heard.add("warning: " + message);
+            }
+        };
+        String longPrompt = "a photo of a horse ".repeat(16) + "zebra stripes everywhere";
+        pipeline.edit(base().prompt(longPrompt).numInferenceSteps(2).strength(1).listener(l).build());
+        String dropped = pipeline.tokenizer().truncatedText(longPrompt);
+        assertEquals("a photo of a horse zebra stripes everywhere", dropped);
+        assertEquals(List.of("ENCODING_PROMPT", "warning: The following part of your input was truncated because CLIP can only handle"
+                + " sequences up to 77 tokens: ['" + dropped + "']", "ENCODING_IMAGE", "DENOISING", "step 0", "step 1", "DECODING"), heard);
+    }
+
+    @Test
+    void aListenerThatSaysNoAtAPhaseCancelsBeforeIt() {
+        org.cyclediffusion.core.spi.ProgressListener l = new org.cyclediffusion.core.spi.ProgressListener() {
+            @Override
+            public boolean onStep(int step, int totalSteps, int timestep, FloatTensor latents) {
+                return true;
+            }
+
+            @Override
+            public boolean onPhase(org.cyclediffusion.core.spi.EditPhase phase) {
+                return phase != org.cyclediffusion.core.spi.EditPhase.DECODING;
+            }
+        };
+        EditCancelledException e = assertThrows(EditCancelledException.class, () -> pipeline.edit(base().listener(l).build()));
+        assertTrue(e.getMessage().contains("before decoding"), e.getMessage());
+    }
 }

@@ -1,0 +1,67 @@
+package org.cyclediffusion.core.memory;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.spi.DType;
+import org.cyclediffusion.core.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+
+/** The estimate's shape: what grows with what, read from real configs. */
+class MemoryEstimateTest {
+    /** SD 1.5's UNet and VAE as their configs say; 3.4 GB of fp32 weights (UNet, VAE, text encoder, checker). */
+    static final MemoryEstimate.ModelShape SD15 = new MemoryEstimate.ModelShape(5_200_000_000L, 8, 320, 8, true, 128, 256);
+
+    @Test
+    void shapeIsReadFromTheConfigs() {
+        MemoryEstimate.ModelShape tiny = MemoryEstimate.ModelShape.of(ModelFolder.open(Fixtures.model("tiny-sd")));
+        assertEquals(8, tiny.vaeScaleFactor());
+        assertEquals(32, tiny.unetChannels());
+        assertEquals(8, tiny.unetHeads());
+        assertTrue(tiny.unetAttentionAtFullRes());
+        assertEquals(32, tiny.vaeChannels());
+        assertTrue(tiny.weightBytes() > 0);
+        MemoryEstimate.ModelShape onnx = MemoryEstimate.ModelShape.of(ModelFolder.open(Fixtures.model("tiny-sd-onnx")));
+        assertEquals(tiny.unetChannels(), onnx.unetChannels());
+    }
+
+    @Test
+    void naiveAttentionGrowsWithTheSquareOfTheLatentPixels() {
+        MemoryEstimate small = MemoryEstimate.of(SD15, 512, 512, 1, 1, true, DType.FLOAT32, true);
+        MemoryEstimate twice = MemoryEstimate.of(SD15, 1024, 1024, 1, 1, true, DType.FLOAT32, true);
+        // 4x the latent pixels: the attention term 16x, the rest 4x, so the UNet part between 4x and 16x, close to 16x
+        double ratio = (double) twice.unet() / small.unet();
+        assertTrue(ratio > 14 && ratio <= 16, "ratio " + ratio);
+        // 2 · 4 rows · 8 heads · 4096² · 4 bytes = 4 GiB of scores at 512² under guidance
+        assertTrue(small.unet() > 4L << 30 && small.unet() < 5L << 30, MemoryEstimate.format(small.unet()));
+        MemoryEstimate huge = MemoryEstimate.of(SD15, 4000, 4000, 1, 1, true, DType.FLOAT32, true);
+        assertTrue(huge.peak() > 10L << 40, "a 4000x4000 edit on a naive backend needs terabytes: " + MemoryEstimate.format(huge.peak()));
+    }
+
+    @Test
+    void fusedAttentionIsLinearAndTheVaeDominatesLargeImages() {
+        MemoryEstimate a = MemoryEstimate.of(SD15, 512, 512, 1, 1, true, DType.FLOAT32, false);
+        MemoryEstimate b = MemoryEstimate.of(SD15, 1024, 1024, 1, 1, true, DType.FLOAT32, false);
+        assertEquals(4.0, (double) b.unet() / a.unet(), 1e-9);
+        assertEquals("the VAE decoder", MemoryEstimate.of(SD15, 4000, 4000, 1, 1, true, DType.FLOAT32, false).largestPart());
+    }
+
+    @Test
+    void batchAndPrecisionScaleActivations() {
+        MemoryEstimate one = MemoryEstimate.of(SD15, 512, 512, 1, 1, true, DType.FLOAT32, true);
+        MemoryEstimate four = MemoryEstimate.of(SD15, 512, 512, 1, 4, true, DType.FLOAT32, true);
+        MemoryEstimate half = MemoryEstimate.of(SD15, 512, 512, 1, 1, true, DType.FLOAT16, true);
+        assertEquals(4.0, (double) four.unet() / one.unet(), 1e-9);
+        assertEquals(0.5, (double) half.unet() / one.unet(), 1e-9);
+        MemoryEstimate unguided = MemoryEstimate.of(SD15, 512, 512, 1, 1, false, DType.FLOAT32, true);
+        assertEquals(0.5, (double) unguided.unet() / one.unet(), 1e-9);
+    }
+
+    @Test
+    void bytesForPeople() {
+        assertEquals("512 B", MemoryEstimate.format(512));
+        assertEquals("1.5 GB", MemoryEstimate.format(3L << 29));
+        assertEquals("250 GB", MemoryEstimate.format(250L << 30));
+    }
+}
