@@ -173,7 +173,7 @@ final class EditCommand implements Callable<Integer> {
         };
     }
 
-    private static <T> T parse(java.util.function.Supplier<T> parser, String flag) {
+    static <T> T parse(java.util.function.Supplier<T> parser, String flag) {
         try {
             return parser.get();
         } catch (IllegalArgumentException e) {

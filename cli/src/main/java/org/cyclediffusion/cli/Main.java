@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "cyclediffusion", mixinStandardHelpOptions = true, versionProvider = Versions.class,
         description = "Zero-shot text-guided image editing with Stable Diffusion (CycleDiffusion, DPM-Encoder).",
         subcommands = {EditCommand.class, TokenizeCommand.class, BackendsCommand.class, BenchCommand.class, EncodeCommand.class,
-                DecodeCommand.class, SchedulersCommand.class, ServeCommand.class})
+                DecodeCommand.class, SchedulersCommand.class, ServeCommand.class, BatchCommand.class})
 public final class Main implements Runnable {
     public static final int OK = 0;
     public static final int FAILURE = 1;
@@ -23,7 +23,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: edit, encode, decode, tokenize, backends, schedulers, bench or serve");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: edit, batch, encode, decode, tokenize, backends, schedulers, bench or serve");
     }
 
     public static void main(String[] args) {
