@@ -91,6 +91,10 @@ public final class TorchNatives {
             }
             checkNoForeignLibTorch();
             disableNnpack();
+            String coreType = OpenBlasCoreType.warning();
+            if (coreType != null) {
+                LOG.log(System.Logger.Level.WARNING, coreType);
+            }
             loaded = true;
         }
     }

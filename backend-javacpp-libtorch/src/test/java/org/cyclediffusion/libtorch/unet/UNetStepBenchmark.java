@@ -24,6 +24,9 @@ import org.junit.jupiter.api.Test;
  *       -Dsurefire.failIfNoSpecifiedTests=false -Dcyclediffusion.bench.unet=true [-Dcyclediffusion.bench.runs=3] \
  *       [-Dcyclediffusion.bench.dtype=fp32|bf16|fp16]
  * </pre>
+ * {@code -Dcyclediffusion.bench.ops=true} with {@code -Dtest='UNetStepBenchmark#stepByOpType+opsAtSd15Shapes'} splits a
+ * step by op type and times each op against its alternatives (BLAS against oneDNN linear, strided against
+ * contiguous attention inputs, NCHW against channels-last).
  * On a shared machine compare builds by running them alternately and reading the ratios.
  */
 class UNetStepBenchmark {
@@ -166,6 +169,186 @@ class UNetStepBenchmark {
                 time(String.format(Locale.ROOT, "linear [4096,320]x[320,1280] %-8s", t), () -> torch.linear(at, mt));
             }
         }
+    }
+
+    /**
+     * The UNet's op types at SD 1.5's shapes (batch 4, 32×32 latents: 1024 tokens of 320 channels), each
+     * through LibTorch's default route and the alternatives, interleaved in one run so the ratios hold on a
+     * loaded machine. OpenBLAS's core type cannot change in a running process: compare runs with
+     * {@code OPENBLAS_CORETYPE} set differently (the value in effect is printed).
+     */
+    @Test
+    void opsAtSd15Shapes() {
+        Assumptions.assumeTrue(Boolean.getBoolean("cyclediffusion.bench.ops"),
+                "op benchmark skipped: run with -Dcyclediffusion.bench.ops=true");
+        System.out.println("OPENBLAS_CORETYPE=" + System.getenv("OPENBLAS_CORETYPE") + ", threads " + torch.get_num_threads());
+        try (PointerScope scope = new PointerScope(); InferenceMode mode = new InferenceMode()) {
+            torch.manual_seed(0);
+            org.bytedeco.pytorch.Scalar small = new org.bytedeco.pytorch.Scalar(0.05);
+            for (long[] s : new long[][] {{4096, 320, 320}, {4096, 320, 2560}, {4096, 1280, 320}, {308, 768, 320}, {1024, 640, 640},
+                    {256, 1280, 1280}}) {
+                Tensor a = torch.randn(s[0], s[1]);
+                Tensor w = torch.randn(s[2], s[1]).mul(small);
+                Tensor b = torch.randn(s[2]);
+                String shape = "[" + s[0] + "," + s[1] + "]x[" + s[1] + "," + s[2] + "]";
+                Tensor ref = torch.linear(a, w, new org.bytedeco.pytorch.TensorOptional(b));
+                Tensor dnn = torch.mkldnn_linear(a.to_mkldnn(), w, new org.bytedeco.pytorch.TensorOptional(b)).to_dense();
+                System.out.printf(Locale.ROOT, "linear %s oneDNN max |d| vs BLAS %.3g (|ref| max %.3g)%n", shape,
+                        dnn.sub(ref).abs().max().item_double(), ref.abs().max().item_double());
+                for (int round = 0; round < 2; round++) {
+                    time("linear BLAS   " + shape, () -> torch.linear(a, w, new org.bytedeco.pytorch.TensorOptional(b)));
+                    time("linear oneDNN " + shape, () -> torch.mkldnn_linear(a.to_mkldnn(), w,
+                            new org.bytedeco.pytorch.TensorOptional(b)).to_dense());
+                }
+            }
+            // attention at the first transformer level: 8 heads of 40 channels over 1024 tokens
+            Tensor qkv = torch.randn(4, 1024, 320);
+            Tensor q = qkv.view(4, -1, 8, 40).transpose(1, 2);
+            Tensor qc = q.contiguous();
+            Tensor ctx = torch.randn(4, 77, 320).view(4, -1, 8, 40).transpose(1, 2);
+            for (int round = 0; round < 2; round++) {
+                time("sdpa self  [4,8,1024,40] strided   ", () -> torch.scaled_dot_product_attention(q, q, q));
+                time("sdpa self  [4,8,1024,40] contiguous", () -> torch.scaled_dot_product_attention(qc, qc, qc));
+                time("bmm+softmax+bmm [32,1024,40]       ", () -> {
+                    Tensor q3 = qc.reshape(32, 1024, 40);
+                    Tensor p = torch.softmax(torch.bmm(q3, q3.transpose(1, 2)).mul(new org.bytedeco.pytorch.Scalar(0.158)), -1);
+                    return torch.bmm(p, q3);
+                });
+                time("sdpa cross [4,8,1024,40]x77        ", () -> torch.scaled_dot_product_attention(q, ctx, ctx));
+            }
+            Tensor x = torch.randn(4, 320, 32, 32);
+            Tensor w3 = torch.randn(320, 320, 3, 3).mul(new org.bytedeco.pytorch.Scalar(0.01));
+            Tensor xl = x.contiguous(torch.MemoryFormat.ChannelsLast);
+            Tensor w3l = w3.contiguous(torch.MemoryFormat.ChannelsLast);
+            Tensor g = torch.ones(320);
+            Tensor tokens = torch.randn(4, 1024, 320);
+            for (int round = 0; round < 2; round++) {
+                time("conv3x3 NCHW [4,320,32,32]    ", () -> torch.conv2d(x, w3, new org.bytedeco.pytorch.TensorOptional(g),
+                        new long[] {1, 1}, new long[] {1, 1}, new long[] {1, 1}, 1));
+                time("conv3x3 NHWC [4,320,32,32]    ", () -> torch.conv2d(xl, w3l, new org.bytedeco.pytorch.TensorOptional(g),
+                        new long[] {1, 1}, new long[] {1, 1}, new long[] {1, 1}, 1));
+                time("group_norm [4,320,32,32]      ", () -> torch.group_norm(x, 32, new org.bytedeco.pytorch.TensorOptional(g),
+                        new org.bytedeco.pytorch.TensorOptional(g), 1e-5, true));
+                time("layer_norm [4,1024,320]       ", () -> torch.layer_norm(tokens, new long[] {320},
+                        new org.bytedeco.pytorch.TensorOptional(g), new org.bytedeco.pytorch.TensorOptional(g), 1e-5, true));
+                time("silu [4,320,32,32]            ", () -> torch.silu(x));
+                time("gelu [4,1024,1280]            ", () -> torch.gelu(torch.randn(4, 1024, 1280)));
+                time("randn [4,1024,1280] (for gelu)", () -> torch.randn(4, 1024, 1280));
+                time("add [4,320,32,32]             ", () -> x.add(x));
+            }
+        }
+    }
+
+    /**
+     * Where a step's time goes: every conv, linear, attention and norm of SD 1.5's UNet (from its parameter
+     * list) at the shape it runs at in a batch-4, 32×32 step, each timed alone and summed by op type.
+     * What the sum leaves out (SiLU, residual adds, concatenations, upsampling, copies) is the difference
+     * to {@link #sd15UNetBatch4At32x32} measured in the same run.
+     */
+    @Test
+    void stepByOpType() {
+        Assumptions.assumeTrue(Boolean.getBoolean("cyclediffusion.bench.ops"),
+                "op benchmark skipped: run with -Dcyclediffusion.bench.ops=true");
+        Map<String, long[]> shapes = UNet2DConditionModel.expectedShapes(FullSizeConfigs.config("sd15_unet"));
+        Map<String, Double> msByKind = new java.util.TreeMap<>();
+        Map<String, Double> cache = new java.util.HashMap<>();
+        try (PointerScope scope = new PointerScope(); InferenceMode mode = new InferenceMode()) {
+            torch.manual_seed(0);
+            for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+                String name = e.getKey();
+                long[] w = e.getValue();
+                if (!name.endsWith(".weight")) {
+                    continue;
+                }
+                long res = resolution(name);
+                String key;
+                java.util.function.Supplier<java.util.function.Supplier<Tensor>> op; // makes the inputs once, then the timed call
+                if (w.length == 4) {
+                    long stride = name.contains("downsamplers") ? 2 : 1;
+                    long pad = w[2] / 2;
+                    key = "conv " + Arrays.toString(w) + " @" + res + "/" + stride;
+                    op = () -> {
+                        Tensor x = torch.randn(4, w[1], res, res);
+                        Tensor wt = torch.randn(w).mul(new org.bytedeco.pytorch.Scalar(0.01));
+                        return () -> torch.conv2d(x, wt, new org.bytedeco.pytorch.TensorOptional(), new long[] {stride, stride},
+                                new long[] {pad, pad}, new long[] {1, 1}, 1);
+                    };
+                } else if (w.length == 2) {
+                    long rows = name.contains("time_emb") ? 4 : name.contains("attn2.to_k") || name.contains("attn2.to_v") ? 4 * 77
+                            : 4 * res * res;
+                    key = "linear [" + rows + "," + w[1] + "]x" + Arrays.toString(w);
+                    op = () -> {
+                        Tensor x = torch.randn(rows, w[1]);
+                        Tensor wt = torch.randn(w).mul(new org.bytedeco.pytorch.Scalar(0.05));
+                        return () -> torch.linear(x, wt);
+                    };
+                } else if (name.contains("transformer_blocks") && name.matches(".*\\.norm[123]\\.weight")) {
+                    key = "layer_norm [4," + res * res + "," + w[0] + "]";
+                    op = () -> {
+                        Tensor x = torch.randn(4, res * res, w[0]);
+                        return () -> torch.layer_norm(x, new long[] {w[0]}, new org.bytedeco.pytorch.TensorOptional(),
+                                new org.bytedeco.pytorch.TensorOptional(), 1e-5, true);
+                    };
+                } else if (name.contains("norm")) {
+                    key = "group_norm [4," + w[0] + "," + res + "," + res + "]";
+                    op = () -> {
+                        Tensor x = torch.randn(4, w[0], res, res);
+                        return () -> torch.group_norm(x, 32, new org.bytedeco.pytorch.TensorOptional(),
+                                new org.bytedeco.pytorch.TensorOptional(), 1e-5, true);
+                    };
+                } else {
+                    continue;
+                }
+                double ms = cache.computeIfAbsent(key, k -> timed(op.get()));
+                msByKind.merge(key.substring(0, key.indexOf(' ')), ms, Double::sum);
+                if (name.endsWith("attn1.to_q.weight") || name.endsWith("attn2.to_q.weight")) {
+                    long tokens = res * res;
+                    long ctx = name.contains("attn2") ? 77 : tokens;
+                    long d = w[0] / 8;
+                    String sdpa = "sdpa [4,8," + tokens + "," + d + "]x" + ctx;
+                    msByKind.merge("sdpa", cache.computeIfAbsent(sdpa, k -> {
+                        Tensor q = torch.randn(4, 8, tokens, d);
+                        Tensor kv = torch.randn(4, 8, ctx, d);
+                        return timed(() -> torch.scaled_dot_product_attention(q, kv, kv));
+                    }), Double::sum);
+                }
+                if (name.endsWith("ff.net.0.proj.weight")) {
+                    Tensor h = torch.randn(4 * res * res, w[0] / 2);
+                    msByKind.merge("geglu gelu*gate", cache.computeIfAbsent("geglu " + res, k -> timed(() -> torch.gelu(h).mul(h))),
+                            Double::sum);
+                }
+            }
+        }
+        double total = msByKind.values().stream().mapToDouble(Double::doubleValue).sum();
+        msByKind.forEach((kind, ms) -> System.out.printf(Locale.ROOT, "step by op type: %-16s %8.0f ms (%4.1f%%)%n", kind, ms,
+                100 * ms / total));
+        System.out.printf(Locale.ROOT, "step by op type: %-16s %8.0f ms (%d distinct shapes)%n", "sum", total, cache.size());
+    }
+
+    /** Latent side of the level a UNet parameter works at, for a 32×32 latent (SD 1.5: four levels, 32, 16, 8, 4). */
+    private static long resolution(String name) {
+        String[] parts = name.split("\\.");
+        if (parts[0].equals("down_blocks")) {
+            return 32 >> Integer.parseInt(parts[1]);
+        }
+        if (parts[0].equals("up_blocks")) {
+            int level = Integer.parseInt(parts[1]);
+            return name.contains("upsamplers") ? 8L << level : 4L << level;
+        }
+        return parts[0].equals("mid_block") ? 4 : 32;
+    }
+
+    /** Best of three calls after a warm-up, in ms (the least disturbed by the other processes of a shared machine). */
+    private static double timed(java.util.function.Supplier<Tensor> op) {
+        op.get().close();
+        int n = 3;
+        long best = Long.MAX_VALUE;
+        for (int i = 0; i < n; i++) {
+            long start = System.nanoTime();
+            op.get().close();
+            best = Math.min(best, System.nanoTime() - start);
+        }
+        return best / 1e6;
     }
 
     private static void time(String label, java.util.function.Supplier<Tensor> op) {
