@@ -59,9 +59,14 @@ final class EditCommand implements Callable<Integer> {
 
     // --- where it runs ------------------------------------------------------------------------
 
-    @Option(names = "--target-model", paramLabel = "DIR",
-            description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the source chain and its VAE.")
-    Path targetModel;
+    @Option(names = "--target-model", paramLabel = "MODEL",
+            description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the"
+                    + " source chain and its VAE. Any form --model takes (DIR, FILE.safetensors, ORG/NAME[@REV]).")
+    String targetModel;
+
+    @Option(names = "--target-config", paramLabel = "DIR", description = "For a single-file --target-model: the diffusers folder whose configs,"
+            + " tokenizer, scheduler and safety checker to use (as --config for --model).")
+    Path targetConfig;
 
     @Option(names = "--scheduler", paramLabel = "NAME", description = "Sampler, a registered _class_name (`cyclediffusion schedulers`; default: the model's).")
     String scheduler;
@@ -156,7 +161,7 @@ final class EditCommand implements Callable<Integer> {
             ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
             PipelineLoader loader = new PipelineLoader(Registry.discover());
             PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, requestedDType, !noSafetyChecker,
-                    targetModel, scheduler);
+                    null, scheduler);
             BackendProvider provider = loader.backend(folder, options);
             DType dt = requestedDType != null ? requestedDType : provider.defaultDType(folder, dev);
             List<RgbImage> inputs = readImages(err, progress);
@@ -166,7 +171,11 @@ final class EditCommand implements Callable<Integer> {
                     .eta(eta).seed(usedSeed).clipSkip(clipSkip).outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
                     .listener(listener(progress, err, interrupts));
             EditRequest built = request.build();
-            ModelFolder targetFolder = targetModel == null ? null : ModelFolder.open(targetModel);
+            if (targetConfig != null && targetModel == null) {
+                throw new Errors.UsageException("--target-config " + targetConfig + ": applies to a single-file --target-model, and none was given");
+            }
+            ModelFolder targetFolder = targetModel == null ? null
+                    : modelOptions.resolveTarget(targetModel, targetConfig, "--target-model", provider.name(), !noSafetyChecker, err, quiet);
             EditPreflight.check(folder, targetFolder, loader.registry().scheduler(scheduler,
                     folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
             checkMemory(folder, provider, dt, inputs, rows * numImages);
@@ -178,7 +187,7 @@ final class EditCommand implements Callable<Integer> {
             interrupts.phase("loading the model");
             progress.phase("loading model " + modelOptions.model + " (" + provider.name() + ", " + dev + ", " + dt.shortName() + ")");
             interrupts.pause();
-            try (CycleDiffusionPipeline pipeline = loader.load(folder, options.withBackend(provider.name()))) {
+            try (CycleDiffusionPipeline pipeline = loader.load(folder, targetFolder, options.withBackend(provider.name()))) {
                 interrupts.check();
                 String description = pipeline.models().description();
                 if (vaeTiling && !pipeline.models().vae().setTiling(true)) {

@@ -218,7 +218,7 @@ class BatchCommandTest {
         assertTrue(e.contains("edits.jsonl:8: prompt: expected a string, found 3"), e);
         assertTrue(e.contains("edits.jsonl:8: num_inference_steps: expected an integer, found 2.5"), e);
         assertTrue(e.contains("edits.jsonl:9: not valid JSON"), e);
-        assertTrue(e.contains("edits.jsonl:10: target_model: model folder m does not exist"), e);
+        assertTrue(e.contains("edits.jsonl:10: target_model: model folder m does not exist, and it is not a hub id"), e);
         assertTrue(e.contains("edits.jsonl:11: image: ") && e.contains("not a PNG, JPEG or WebP"), e);
         assertTrue(e.contains("edits.jsonl:11: seed: expected an integer, found \"7\""), e);
         assertTrue(e.contains("9 of 10 manifest rows are invalid; nothing was run"), e);

@@ -15,6 +15,7 @@ import org.cyclediffusion.core.pipeline.LatentCode;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
+import org.cyclediffusion.core.testing.HubCacheFixture;
 import org.cyclediffusion.core.testing.TensorAssert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -103,6 +104,30 @@ class EncodeDecodeCliTest {
                 "--guidance-scale", "3", "--quiet", "--output", decoded.toString());
         assertEquals(0, d.code(), d.err());
         assertMatches("cycle_w01_two_models_cfg", decoded);
+    }
+
+    /**
+     * --target-model and decode's --model take every form --model takes: here tiny-sd-b as a hub id
+     * read offline from a Hugging Face cache (built by hand, huggingface_hub's layout), in a separate
+     * JVM since the cache is found through $HF_HUB_CACHE. Same numbers as the folder (golden w01).
+     */
+    @Test
+    void theTargetModelMayBeAHubId() throws IOException {
+        Path cache = tmp.resolve("hub");
+        HubCacheFixture.build(cache, "tests/tiny-sd-b", "0123456789abcdef0123456789abcdef01234567", Fixtures.model("tiny-sd-b"));
+        java.util.Map<String, String> env = java.util.Map.of("HF_HUB_CACHE", cache.toString(), "HF_HUB_OFFLINE", "1");
+        Path edited = tmp.resolve("edit.npy");
+        CliProcess.Result r = CliProcess.run(tmp, env, "edit", "--model", model("tiny-sd"), "--target-model", "tests/tiny-sd-b", "--image",
+                image(), "--source-prompt", HORSE, "--steps", "10", "--strength", "0.8", "--eta", "0.1", "--seed", "7", "--quiet", "--prompt",
+                ELEPHANT, "--guidance-scale", "3", "--output", edited.toString());
+        assertEquals(0, r.code(), r.err());
+        assertMatches("cycle_w01_two_models_cfg", edited);
+
+        CliTest.Run missing = CliTest.run("edit", "--model", model("tiny-sd"), "--target-model", "no/such/dir", "--image", image(),
+                "--source-prompt", HORSE, "--prompt", ELEPHANT, "--quiet", "--output", tmp.resolve("o.png").toString());
+        assertEquals(2, missing.code(), missing.err());
+        assertTrue(missing.err().startsWith("error: --target-model no/such/dir: no such folder or file, and not a hub id"), missing.err());
+        assertFalse(Files.exists(tmp.resolve("o.png")));
     }
 
     /** tiny-sd with other betas: a copy whose scheduler config differs, every other component linked. */
