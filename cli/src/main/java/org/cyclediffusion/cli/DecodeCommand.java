@@ -142,7 +142,10 @@ final class DecodeCommand implements Callable<Integer> {
                 .numInferenceSteps(code.numInferenceSteps()).guidanceScale(request.guidanceScale())
                 .sourceGuidanceScale(p.path("source_guidance_scale").asDouble(1)).numImagesPerPrompt(code.numImagesPerPrompt())
                 .eta(code.eta()).clipSkip(request.clipSkip()).build();
-        return new EditProvenance("cyclediffusion " + Versions.version(), model.source.model, backend + " (code " + codeFile + " from "
-                + code.model() + ")", imageNames, edit, seed == null ? -1 : seed.asLong(), !noSafetyChecker);
+        // On another model than the one that encoded, this decode completes a two-model edit: the encoder's model is A, --model is B.
+        String encoder = p.path("model").asText(null);
+        boolean other = encoder != null && !encoder.equals(model.source.model);
+        return new EditProvenance("cyclediffusion " + Versions.version(), other ? encoder : model.source.model, other ? model.source.model : null,
+                backend + " (code " + codeFile + " from " + code.model() + ")", imageNames, edit, seed == null ? -1 : seed.asLong(), !noSafetyChecker);
     }
 }

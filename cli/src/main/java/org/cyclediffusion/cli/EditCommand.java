@@ -198,8 +198,8 @@ final class EditCommand implements Callable<Integer> {
                 progress.phase("writing " + (target.format() == OutputTarget.Format.NPY ? output : target.paths().size() == 1 ? output
                         : target.paths().size() + " files " + target.paths().get(0) + " …"));
                 interrupts.pause();
-                EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, description,
-                        images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
+                EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, targetModel,
+                        description, images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
                 write(target, result, provenance, interrupts);
                 warnNsfw(result, progress, err);
                 if (json) {

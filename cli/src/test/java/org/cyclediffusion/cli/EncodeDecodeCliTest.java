@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -128,6 +130,40 @@ class EncodeDecodeCliTest {
         assertEquals(2, missing.code(), missing.err());
         assertTrue(missing.err().startsWith("error: --target-model no/such/dir: no such folder or file, and not a hub id"), missing.err());
         assertFalse(Files.exists(tmp.resolve("o.png")));
+    }
+
+    /** The PNG of a two-model edit, and of a decode on another model than the encoder's, names both models (JSON and A1111 text). */
+    @Test
+    void twoModelPngsNameBothModels() throws IOException {
+        String a = model("tiny-sd");
+        String b = model("tiny-sd-b");
+        Path png = tmp.resolve("edit.png");
+        CliTest.Run r = CliTest.run("edit", "--model", a, "--target-model", b, "--image", image(), "--source-prompt", HORSE, "--prompt",
+                ELEPHANT, "--steps", "4", "--seed", "7", "--quiet", "--no-safety-checker", "--json", "--output", png.toString());
+        assertEquals(0, r.code(), r.err());
+        assertNamesBoth(png, a, b);
+        assertTrue(r.out().contains("\"target_model\":\"" + b + "\""), "--json names model B: " + r.out());
+
+        Path code = tmp.resolve("a.safetensors");
+        assertEquals(0, CliTest.run("encode", "--model", a, "--image", image(), "--source-prompt", HORSE, "--steps", "4", "--seed", "7",
+                "--quiet", "--output", code.toString()).code());
+        Path decoded = tmp.resolve("decoded.png");
+        CliTest.Run d = CliTest.run("decode", "--code", code.toString(), "--model", b, "--prompt", ELEPHANT, "--quiet", "--no-safety-checker",
+                "--output", decoded.toString());
+        assertEquals(0, d.code(), d.err());
+        assertNamesBoth(decoded, a, b);
+        Path same = tmp.resolve("same.png");
+        assertEquals(0, CliTest.run("decode", "--code", code.toString(), "--model", a, "--prompt", ELEPHANT, "--quiet",
+                "--no-safety-checker", "--output", same.toString()).code());
+        assertFalse(ImageFiles.readPngText(same).get("Comment").contains("target_model"), "one model: no target_model");
+    }
+
+    private static void assertNamesBoth(Path png, String a, String b) throws IOException {
+        JsonNode comment = new ObjectMapper().readTree(ImageFiles.readPngText(png).get("Comment"));
+        assertEquals(a, comment.get("model").asText(), comment.toString());
+        assertEquals(b, comment.get("target_model").asText(), comment.toString());
+        String parameters = ImageFiles.readPngText(png).get("parameters");
+        assertTrue(parameters.contains("Model: " + a + ", Target model: " + b + ","), parameters);
     }
 
     /** tiny-sd with other betas: a copy whose scheduler config differs, every other component linked. */
