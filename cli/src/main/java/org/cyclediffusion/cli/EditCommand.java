@@ -195,12 +195,11 @@ final class EditCommand implements Callable<Integer> {
                 }
                 EditResult result = pipeline.edit(built);
                 interrupts.phase("writing");
-                progress.phase("writing " + (target.format() == OutputTarget.Format.NPY ? output : target.paths().size() == 1 ? output
-                        : target.paths().size() + " files " + target.paths().get(0) + " …"));
+                progress.phase("writing " + target.description());
                 interrupts.pause();
                 EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, targetModel,
                         description, images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
-                write(target, result, provenance, interrupts);
+                target.write(result, provenance, interrupts);
                 warnNsfw(result, progress, err);
                 if (json) {
                     out.println(JsonReport.of(result, target, provenance));
@@ -280,23 +279,7 @@ final class EditCommand implements Callable<Integer> {
         };
     }
 
-    private static void write(OutputTarget target, EditResult result, EditProvenance provenance, Interrupts interrupts) {
-        try {
-            if (target.format() == OutputTarget.Format.NPY) {
-                target.stageArray(result.imagesNp());
-            } else {
-                for (int i = 0; i < target.paths().size(); i++) {
-                    interrupts.check();
-                    target.stageImage(i, result.images().get(i), provenance.pngText(i));
-                }
-            }
-            interrupts.commit(target::commit);
-        } finally {
-            target.discard();
-        }
-    }
-
-    private static void warnNsfw(EditResult result, Progress progress, PrintWriter err) {
+    static void warnNsfw(EditResult result, Progress progress, PrintWriter err) {
         boolean[] nsfw = result.nsfwContentDetected().orElse(null);
         for (int i = 0; nsfw != null && i < nsfw.length; i++) {
             if (nsfw[i]) {

@@ -240,6 +240,61 @@ class EncodeDecodeCliTest {
         assertTrue(unknown.err().contains("EulerScheduler") && unknown.err().contains("DDPMScheduler"), unknown.err());
     }
 
+    /**
+     * decode checks its output as edit does, before any model resolves or loads: the model named
+     * here does not exist, so each run proves its check comes first. One line, exit 2, naming the flag.
+     */
+    @Test
+    void decodeChecksItsOutputBeforeLoading() throws IOException {
+        Path code = tmp.resolve("code.safetensors");
+        assertEquals(0, encode("tiny-sd", code).code());
+        byte[] before = Files.readAllBytes(code);
+        String[][] cases = {
+            {tmp.resolve("missing/o.png").toString(), null, "--output", "does not exist"},
+            {tmp.toString(), null, "--output", "is a directory"},
+            {tmp.resolve("o.tiff").toString(), null, "--output", "unknown extension"},
+            {tmp.resolve("o.png").toString(), "npy", "--output-format npy and --output", "disagree"},
+            {tmp.resolve("o.webp").toString(), null, "--output", "WebP output is not supported"},
+            {tmp.resolve("o.png").toString(), "gif", "--output-format 'gif'", "expected png, jpg or npy"},
+        };
+        for (String[] c : cases) {
+            List<String> a = new ArrayList<>(List.of("decode", "--code", code.toString(), "--model", "no/such/model-dir", "--prompt", ELEPHANT,
+                    "--quiet", "--output", c[0]));
+            if (c[1] != null) {
+                a.addAll(List.of("--output-format", c[1]));
+            }
+            CliTest.Run r = CliTest.run(a.toArray(String[]::new));
+            assertEquals(2, r.code(), String.join(" ", a) + ": " + r.err());
+            assertEquals(1, r.err().lines().count(), r.err());
+            assertTrue(r.err().startsWith("error: " + c[2]) && r.err().contains(c[3]), r.err());
+        }
+        // a code under an output's name (the code's format does not depend on its extension) is not written over
+        Path npyCode = Files.copy(code, tmp.resolve("code.npy"));
+        CliTest.Run over = CliTest.run("decode", "--code", npyCode.toString(), "--model", "no/such/model-dir", "--prompt", ELEPHANT, "--quiet",
+                "--output", npyCode.toString());
+        assertEquals(2, over.code(), over.err());
+        assertTrue(over.err().startsWith("error: --output " + npyCode + ": " + npyCode + " is the code " + npyCode + "; choose another file"),
+                over.err());
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(npyCode)), "the code is untouched");
+        CliTest.Run quality = CliTest.run("decode", "--code", code.toString(), "--model", model("tiny-sd"), "--prompt", ELEPHANT, "--quiet",
+                "--output", tmp.resolve("o.png").toString(), "--quality", "80");
+        assertEquals(2, quality.code(), quality.err());
+        assertTrue(quality.err().contains("--quality 80: only JPEG output has a quality"), quality.err());
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(code)), "the code is untouched");
+        try (Stream<Path> left = Files.list(tmp)) {
+            assertEquals(java.util.Set.of(code, npyCode), left.filter(p -> !Files.isDirectory(p)).collect(java.util.stream.Collectors.toSet()),
+                    "nothing written, no staging file left");
+        }
+
+        // and the formats edit writes: JPEG with its quality and the A1111 parameters
+        Path jpg = tmp.resolve("o.jpg");
+        CliTest.Run ok = CliTest.run("decode", "--code", code.toString(), "--model", model("tiny-sd"), "--prompt", ELEPHANT, "--quiet",
+                "--no-safety-checker", "--output", jpg.toString(), "--quality", "80");
+        assertEquals(0, ok.code(), ok.err());
+        assertEquals(jpg.toString(), ok.out().strip());
+        assertEquals(64, ImageFiles.read(jpg).width());
+    }
+
     @Test
     void encodeNeverWritesOverItsInput() throws IOException {
         Path input = tmp.resolve("in.png");
