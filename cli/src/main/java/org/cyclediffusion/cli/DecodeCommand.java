@@ -55,16 +55,8 @@ final class DecodeCommand implements Callable<Integer> {
     @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
     boolean noSafetyChecker;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE",
-            description = "Output file (.png, .jpg or .npy); several images become NAME-0.png, NAME-1.png, ... in the code's row order.")
-    Path output;
-
-    @Option(names = {"--output-format", "--output-type"}, paramLabel = "FMT",
-            description = "png, jpg or npy; diffusers' pil and np mean png and npy (default: from the --output extension, else png).")
-    String outputFormat;
-
-    @Option(names = "--quality", paramLabel = "Q", description = "JPEG quality, 1 to 100 (default: " + OutputTarget.DEFAULT_QUALITY + ").")
-    Integer quality;
+    @Mixin
+    OutputOptions outputOptions;
 
     @Option(names = "--quiet", description = "No progress on stderr.")
     boolean quiet;
@@ -91,8 +83,7 @@ final class DecodeCommand implements Callable<Integer> {
                 throw new Errors.UsageException("--code " + codeFile + ": no such file");
             }
             LatentCode code = LatentCode.load(codeFile);
-            OutputTarget target = OutputTarget.plan(output, outputFormat, quality, code.rows() * code.numImagesPerPrompt(), List.of(codeFile),
-                    "code");
+            OutputTarget target = outputOptions.plan(code.rows() * code.numImagesPerPrompt(), List.of(codeFile), "code");
             DecodeRequest built = DecodeRequest.builder().prompts(prompts).guidanceScale(guidanceScale).clipSkip(clipSkip)
                     .outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
                     .listener((i, n, t, latents) -> {

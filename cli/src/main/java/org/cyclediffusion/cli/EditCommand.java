@@ -126,16 +126,8 @@ final class EditCommand implements Callable<Integer> {
             + " (diffusers' enable_vae_tiling): far less memory for large images, small differences near the seams.")
     boolean vaeTiling;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE",
-            description = "Output file (.png, .jpg or .npy); several images become NAME-0.png, NAME-1.png, ... in diffusers' order.")
-    Path output;
-
-    @Option(names = {"--output-format", "--output-type"}, paramLabel = "FMT",
-            description = "png, jpg or npy; diffusers' output_type names pil and np mean png and npy (default: from the --output extension, else png).")
-    String outputFormat;
-
-    @Option(names = "--quality", paramLabel = "Q", description = "JPEG quality, 1 to 100 (default: " + OutputTarget.DEFAULT_QUALITY + ").")
-    Integer quality;
+    @CommandLine.Mixin
+    OutputOptions outputOptions;
 
     @Option(names = "--json", description = "Print one JSON object with outputs, nsfw flags, parameters and timings on stdout.")
     boolean json;
@@ -157,7 +149,7 @@ final class EditCommand implements Callable<Integer> {
             Device dev = parse(() -> Device.parse(device), "--device");
             DType requestedDType = dtype == null ? null : parse(() -> DType.parse(dtype), "--dtype");
             int rows = Math.max(prompts.size(), Math.max(sourcePrompts.size(), images.size()));
-            OutputTarget target = OutputTarget.plan(output, outputFormat, quality, rows * Math.max(1, numImages), images);
+            OutputTarget target = outputOptions.plan(rows * Math.max(1, numImages), images, "input image");
             ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
             PipelineLoader loader = new PipelineLoader(Registry.discover());
             PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, requestedDType, !noSafetyChecker,
