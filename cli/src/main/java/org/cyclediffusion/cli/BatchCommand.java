@@ -148,7 +148,8 @@ final class BatchCommand implements Callable<Integer> {
                 try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options);
                         BatchProgress progress = BatchProgress.create(quiet, todo.size(), err)) {
                     BatchEditor editor = new BatchEditor(pipeline,
-                            target -> twoModel.computeIfAbsent(target, t -> new PipelineLoader().load(folder, options.withTargetModel(Path.of(t)))),
+                            target -> twoModel.computeIfAbsent(target, t -> new PipelineLoader().load(folder,
+                                    modelOptions.resolveTarget(t, null, "target_model", backend, !noSafetyChecker, err, quiet), options)),
                             "cyclediffusion " + Versions.version(), modelOptions.model, !noSafetyChecker, !noSharedSource);
                     todo = editor.plan(todo, item -> m.imagePath(item).toString());
                     try {

@@ -9,8 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.cyclediffusion.core.image.ImageFiles;
-import org.cyclediffusion.core.io.NpyWriter;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.DecodeRequest;
 import org.cyclediffusion.core.pipeline.EditProvenance;
@@ -57,12 +55,8 @@ final class DecodeCommand implements Callable<Integer> {
     @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
     boolean noSafetyChecker;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE",
-            description = "Output file; several images become NAME-0.png, NAME-1.png, ... in the code's row order.")
-    Path output;
-
-    @Option(names = {"--output-format", "--output-type"}, paramLabel = "FMT", description = "png or npy (default: from the --output extension, else png).")
-    String outputFormat;
+    @Mixin
+    OutputOptions outputOptions;
 
     @Option(names = "--quiet", description = "No progress on stderr.")
     boolean quiet;
@@ -71,63 +65,45 @@ final class DecodeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        String format = format();
-        LatentCode code = LatentCode.load(codeFile);
-        DecodeRequest.Builder request = DecodeRequest.builder().prompts(prompts).guidanceScale(guidanceScale).clipSkip(clipSkip)
-                .outputType(format.equals("npy") ? OutputType.NP : OutputType.PIL);
-        if (!quiet) {
-            request.listener((i, n, t, latents) -> {
-                err.printf(Locale.ROOT, "decode step %d/%d (t=%d)%n", i + 1, n, t);
+        Interrupts interrupts = Interrupts.get();
+        interrupts.begin();
+        try (Progress progress = quiet ? Progress.NONE : new Progress() {
+            @Override
+            public void phase(String description) {
+            }
+
+            @Override
+            public void step(int step, int total, int timestep) {
+                err.printf(Locale.ROOT, "decode step %d/%d (t=%d)%n", step + 1, total, timestep);
                 err.flush();
-                return true;
-            });
-        }
-        PipelineLoader.Options options = model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker);
-        try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(model.resolve(options, spec.commandLine().getErr()), options)) {
-            DecodeRequest built = request.build();
-            EditResult result = pipeline.decode(code, built);
-            List<Path> written = write(code, built, result, format, pipeline.models().description());
-            boolean[] nsfw = result.nsfwContentDetected().orElse(null);
-            for (int i = 0; nsfw != null && i < nsfw.length; i++) {
-                if (nsfw[i]) {
-                    err.println("warning: potential NSFW content was detected in image " + i + " and it was replaced by a black image");
-                }
             }
-            written.forEach(out::println);
-        }
-        return Main.OK;
-    }
-
-    private String format() {
-        String f = outputFormat != null ? outputFormat
-                : output.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy") ? "npy" : "png";
-        return switch (f.toLowerCase(Locale.ROOT)) {
-            case "png", "pil" -> "png";
-            case "npy", "np" -> "npy";
-            default -> throw new Errors.UsageException("--output-format '" + outputFormat + "': expected png or npy (or pil, np)");
-        };
-    }
-
-    private List<Path> write(LatentCode code, DecodeRequest request, EditResult result, String format, String backend) {
-        List<Path> targets = format.equals("npy") ? List.of(output) : OutputTarget.numbered(output, result.images().size(), "png");
-        for (Path t : targets) {
-            if (t.toAbsolutePath().normalize().equals(codeFile.toAbsolutePath().normalize())) {
-                throw new Errors.UsageException("--output " + t + " is the code " + codeFile + "; choose another file");
+        }) {
+            // Before anything loads, as edit: the output (format, folder, never the code), then the code.
+            if (!Files.isRegularFile(codeFile)) {
+                throw new Errors.UsageException("--code " + codeFile + ": no such file");
             }
-            Path parent = t.toAbsolutePath().getParent();
-            if (parent != null && !Files.isDirectory(parent)) {
-                throw new Errors.UsageException("--output " + t + ": directory " + parent + " does not exist");
+            LatentCode code = LatentCode.load(codeFile);
+            OutputTarget target = outputOptions.plan(code.rows() * code.numImagesPerPrompt(), List.of(codeFile), "code");
+            DecodeRequest built = DecodeRequest.builder().prompts(prompts).guidanceScale(guidanceScale).clipSkip(clipSkip)
+                    .outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
+                    .listener((i, n, t, latents) -> {
+                        progress.step(i, n, t);
+                        return !interrupts.cancelled();
+                    }).build();
+            PipelineLoader.Options options = model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker);
+            interrupts.phase("loading the model");
+            try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(model.resolve(options, err), options)) {
+                interrupts.check();
+                EditResult result = pipeline.decode(code, built);
+                interrupts.phase("writing");
+                target.write(result, provenance(code, built, pipeline.models().description()), interrupts);
+                EditCommand.warnNsfw(result, progress, err);
+                target.paths().forEach(out::println);
             }
+            return Main.OK;
+        } finally {
+            interrupts.end();
         }
-        if (format.equals("npy")) {
-            NpyWriter.write(output, result.imagesNp());
-            return targets;
-        }
-        EditProvenance provenance = provenance(code, request, backend);
-        for (int i = 0; i < targets.size(); i++) {
-            ImageFiles.writePng(targets.get(i), result.images().get(i), provenance.pngText(i));
-        }
-        return targets;
     }
 
     /** The edit this decode completes: the code's encode parameters with the target prompts, in the one provenance format. */
@@ -142,7 +118,10 @@ final class DecodeCommand implements Callable<Integer> {
                 .numInferenceSteps(code.numInferenceSteps()).guidanceScale(request.guidanceScale())
                 .sourceGuidanceScale(p.path("source_guidance_scale").asDouble(1)).numImagesPerPrompt(code.numImagesPerPrompt())
                 .eta(code.eta()).clipSkip(request.clipSkip()).build();
-        return new EditProvenance("cyclediffusion " + Versions.version(), model.source.model, backend + " (code " + codeFile + " from "
-                + code.model() + ")", imageNames, edit, seed == null ? -1 : seed.asLong(), !noSafetyChecker);
+        // On another model than the one that encoded, this decode completes a two-model edit: the encoder's model is A, --model is B.
+        String encoder = p.path("model").asText(null);
+        boolean other = encoder != null && !encoder.equals(model.source.model);
+        return new EditProvenance("cyclediffusion " + Versions.version(), other ? encoder : model.source.model, other ? model.source.model : null,
+                backend + " (code " + codeFile + " from " + code.model() + ")", imageNames, edit, seed == null ? -1 : seed.asLong(), !noSafetyChecker);
     }
 }

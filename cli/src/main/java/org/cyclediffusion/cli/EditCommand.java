@@ -59,9 +59,14 @@ final class EditCommand implements Callable<Integer> {
 
     // --- where it runs ------------------------------------------------------------------------
 
-    @Option(names = "--target-model", paramLabel = "DIR",
-            description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the source chain and its VAE.")
-    Path targetModel;
+    @Option(names = "--target-model", paramLabel = "MODEL",
+            description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the"
+                    + " source chain and its VAE. Any form --model takes (DIR, FILE.safetensors, ORG/NAME[@REV]).")
+    String targetModel;
+
+    @Option(names = "--target-config", paramLabel = "DIR", description = "For a single-file --target-model: the diffusers folder whose configs,"
+            + " tokenizer, scheduler and safety checker to use (as --config for --model).")
+    Path targetConfig;
 
     @Option(names = "--scheduler", paramLabel = "NAME", description = "Sampler, a registered _class_name (`cyclediffusion schedulers`; default: the model's).")
     String scheduler;
@@ -121,16 +126,8 @@ final class EditCommand implements Callable<Integer> {
             + " (diffusers' enable_vae_tiling): far less memory for large images, small differences near the seams.")
     boolean vaeTiling;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE",
-            description = "Output file (.png, .jpg or .npy); several images become NAME-0.png, NAME-1.png, ... in diffusers' order.")
-    Path output;
-
-    @Option(names = {"--output-format", "--output-type"}, paramLabel = "FMT",
-            description = "png, jpg or npy; diffusers' output_type names pil and np mean png and npy (default: from the --output extension, else png).")
-    String outputFormat;
-
-    @Option(names = "--quality", paramLabel = "Q", description = "JPEG quality, 1 to 100 (default: " + OutputTarget.DEFAULT_QUALITY + ").")
-    Integer quality;
+    @CommandLine.Mixin
+    OutputOptions outputOptions;
 
     @Option(names = "--json", description = "Print one JSON object with outputs, nsfw flags, parameters and timings on stdout.")
     boolean json;
@@ -152,11 +149,11 @@ final class EditCommand implements Callable<Integer> {
             Device dev = parse(() -> Device.parse(device), "--device");
             DType requestedDType = dtype == null ? null : parse(() -> DType.parse(dtype), "--dtype");
             int rows = Math.max(prompts.size(), Math.max(sourcePrompts.size(), images.size()));
-            OutputTarget target = OutputTarget.plan(output, outputFormat, quality, rows * Math.max(1, numImages), images);
+            OutputTarget target = outputOptions.plan(rows * Math.max(1, numImages), images, "input image");
             ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
             PipelineLoader loader = new PipelineLoader(Registry.discover());
             PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, requestedDType, !noSafetyChecker,
-                    targetModel, scheduler);
+                    null, scheduler);
             BackendProvider provider = loader.backend(folder, options);
             DType dt = requestedDType != null ? requestedDType : provider.defaultDType(folder, dev);
             List<RgbImage> inputs = readImages(err, progress);
@@ -166,7 +163,11 @@ final class EditCommand implements Callable<Integer> {
                     .eta(eta).seed(usedSeed).clipSkip(clipSkip).outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
                     .listener(listener(progress, err, interrupts));
             EditRequest built = request.build();
-            ModelFolder targetFolder = targetModel == null ? null : ModelFolder.open(targetModel);
+            if (targetConfig != null && targetModel == null) {
+                throw new Errors.UsageException("--target-config " + targetConfig + ": applies to a single-file --target-model, and none was given");
+            }
+            ModelFolder targetFolder = targetModel == null ? null
+                    : modelOptions.resolveTarget(targetModel, targetConfig, "--target-model", provider.name(), !noSafetyChecker, err, quiet);
             EditPreflight.check(folder, targetFolder, loader.registry().scheduler(scheduler,
                     folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
             checkMemory(folder, provider, dt, inputs, rows * numImages);
@@ -178,7 +179,7 @@ final class EditCommand implements Callable<Integer> {
             interrupts.phase("loading the model");
             progress.phase("loading model " + modelOptions.model + " (" + provider.name() + ", " + dev + ", " + dt.shortName() + ")");
             interrupts.pause();
-            try (CycleDiffusionPipeline pipeline = loader.load(folder, options.withBackend(provider.name()))) {
+            try (CycleDiffusionPipeline pipeline = loader.load(folder, targetFolder, options.withBackend(provider.name()))) {
                 interrupts.check();
                 String description = pipeline.models().description();
                 if (vaeTiling && !pipeline.models().vae().setTiling(true)) {
@@ -186,12 +187,11 @@ final class EditCommand implements Callable<Integer> {
                 }
                 EditResult result = pipeline.edit(built);
                 interrupts.phase("writing");
-                progress.phase("writing " + (target.format() == OutputTarget.Format.NPY ? output : target.paths().size() == 1 ? output
-                        : target.paths().size() + " files " + target.paths().get(0) + " …"));
+                progress.phase("writing " + target.description());
                 interrupts.pause();
-                EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, description,
-                        images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
-                write(target, result, provenance, interrupts);
+                EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, targetModel,
+                        description, images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
+                target.write(result, provenance, interrupts);
                 warnNsfw(result, progress, err);
                 if (json) {
                     out.println(JsonReport.of(result, target, provenance));
@@ -271,23 +271,7 @@ final class EditCommand implements Callable<Integer> {
         };
     }
 
-    private static void write(OutputTarget target, EditResult result, EditProvenance provenance, Interrupts interrupts) {
-        try {
-            if (target.format() == OutputTarget.Format.NPY) {
-                target.stageArray(result.imagesNp());
-            } else {
-                for (int i = 0; i < target.paths().size(); i++) {
-                    interrupts.check();
-                    target.stageImage(i, result.images().get(i), provenance.pngText(i));
-                }
-            }
-            interrupts.commit(target::commit);
-        } finally {
-            target.discard();
-        }
-    }
-
-    private static void warnNsfw(EditResult result, Progress progress, PrintWriter err) {
+    static void warnNsfw(EditResult result, Progress progress, PrintWriter err) {
         boolean[] nsfw = result.nsfwContentDetected().orElse(null);
         for (int i = 0; nsfw != null && i < nsfw.length; i++) {
             if (nsfw[i]) {

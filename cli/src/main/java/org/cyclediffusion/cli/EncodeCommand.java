@@ -105,6 +105,8 @@ final class EncodeCommand implements Callable<Integer> {
             ArrayNode names = parameters.putArray("images");
             images.forEach(p -> names.add(p.toString()));
             parameters.put("backend", pipeline.models().description());
+            // as the user named it: decode's provenance names it as the source model when it decodes on another
+            parameters.put("model", model.source.model);
             new LatentCode(code.scheduler(), code.noiseSchedule(), code.schedulerConfig(), code.timesteps(), code.numInferenceSteps(),
                     code.strength(), code.eta(), code.startLatents(), code.noises(), code.imageHeight(), code.imageWidth(), code.rows(),
                     code.numImagesPerPrompt(), code.vaeScalingFactor(), code.model(), parameters).save(output);

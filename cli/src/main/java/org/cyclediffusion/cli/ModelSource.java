@@ -2,6 +2,7 @@ package org.cyclediffusion.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.hub.DownloadListener;
 import org.cyclediffusion.core.model.ModelResolver;
@@ -53,6 +54,25 @@ final class ModelSource {
     /** Resolves (and downloads, with progress on {@code err} unless {@code quiet}) the model. */
     ModelFolder resolve(String backend, boolean safetyChecker, PrintWriter err, boolean quiet) {
         return resolver(err, quiet).resolve(spec(), backend, safetyChecker);
+    }
+
+    /**
+     * Resolves a second model (model B of unpaired translation: {@code --target-model}, a batch row's
+     * {@code target_model}) in any form {@code --model} takes, with this source's {@code --offline}.
+     * The other refinements are {@code --model}'s own; a single file of B takes its configs from
+     * {@code config} (null: from the checkpoint's standard layout).
+     *
+     * @param flag how the user named it, for messages
+     */
+    ModelFolder resolveTarget(String target, Path config, String flag, String backend, boolean safetyChecker, PrintWriter err,
+            boolean quiet) {
+        try {
+            return resolver(err, quiet).resolve(new ModelSpec(target, null, offline, config, null, false, null), backend, safetyChecker);
+        } catch (ConfigException e) {
+            // The resolver speaks of --model; this is the other one.
+            String m = e.getMessage() == null ? "" : e.getMessage().replace("--model " + target, flag + " " + target);
+            throw m.equals(e.getMessage()) ? e : new ConfigException(m, e);
+        }
     }
 
     /** As {@link #resolve}, fetching from the hub only what the tokenizer needs. */

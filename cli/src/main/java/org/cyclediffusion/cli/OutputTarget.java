@@ -12,6 +12,8 @@ import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.image.ImageFiles;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.io.NpyWriter;
+import org.cyclediffusion.core.pipeline.EditProvenance;
+import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.tensor.FloatTensor;
 
 /**
@@ -55,6 +57,11 @@ final class OutputTarget {
      * @throws Errors.UsageException naming the flag when anything is wrong
      */
     static OutputTarget plan(Path output, String formatFlag, Integer quality, int images, List<Path> inputs) {
+        return plan(output, formatFlag, quality, images, inputs, "input image");
+    }
+
+    /** As {@link #plan(Path, String, Integer, int, List)}; {@code inputKind} names the inputs in messages (e.g. {@code code}). */
+    static OutputTarget plan(Path output, String formatFlag, Integer quality, int images, List<Path> inputs, String inputKind) {
         Format format = format(output, formatFlag);
         if (quality != null && format != Format.JPEG) {
             throw new Errors.UsageException("--quality " + quality + ": only JPEG output has a quality; --output " + output + " is "
@@ -65,7 +72,7 @@ final class OutputTarget {
         }
         List<Path> paths = format == Format.NPY ? List.of(output) : numbered(output, images, format.extension);
         OutputTarget t = new OutputTarget(output, format, quality == null ? DEFAULT_QUALITY : quality, paths);
-        t.check(inputs);
+        t.check(inputs, inputKind);
         return t;
     }
 
@@ -123,7 +130,7 @@ final class OutputTarget {
         return out;
     }
 
-    private void check(List<Path> inputs) {
+    private void check(List<Path> inputs, String inputKind) {
         Path abs = output.toAbsolutePath().normalize();
         if (Files.isDirectory(abs)) {
             throw new Errors.UsageException("--output " + output + " is a directory; give a file name, e.g. --output "
@@ -141,7 +148,7 @@ final class OutputTarget {
             }
             for (Path in : inputs) {
                 if (sameFile(ta, in)) {
-                    throw new Errors.UsageException("--output " + output + ": " + t + " is the input image " + in + "; choose another file");
+                    throw new Errors.UsageException("--output " + output + ": " + t + " is the " + inputKind + " " + in + "; choose another file");
                 }
             }
         }
@@ -183,6 +190,32 @@ final class OutputTarget {
             return "permission denied";
         }
         return s;
+    }
+
+    /** What the writing phase names: the file, or how many files and the first. */
+    String description() {
+        return format == Format.NPY || paths.size() == 1 ? output.toString() : paths.size() + " files " + paths.get(0) + " …";
+    }
+
+    /**
+     * Writes the results: stages each (the npy array, or every image with its own row's
+     * provenance), then renames them all into place unless an interrupt came first; whatever was
+     * staged and not published is removed.
+     */
+    void write(EditResult result, EditProvenance provenance, Interrupts interrupts) {
+        try {
+            if (format == Format.NPY) {
+                stageArray(result.imagesNp());
+            } else {
+                for (int i = 0; i < paths.size(); i++) {
+                    interrupts.check();
+                    stageImage(i, result.images().get(i), provenance.pngText(i));
+                }
+            }
+            interrupts.commit(this::commit);
+        } finally {
+            discard();
+        }
     }
 
     /** Writes image {@code i} to a hidden file beside its target; {@link #commit} renames it into place. */

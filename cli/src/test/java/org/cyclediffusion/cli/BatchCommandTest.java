@@ -135,7 +135,8 @@ class BatchCommandTest {
         assertTrue(worst <= 2, "w01 on " + backend + ": " + worst + "/255");
         assertTrue(GoldenManifests.maxAbsDiff(ImageFiles.read(out.resolve("one-0.png")), GoldenManifests.goldenPng("v01_basic", 0)) <= 2);
         JsonNode comment = JSON.readTree(ImageFiles.readPngText(out.resolve("w01-0.png")).get("Comment"));
-        assertTrue(comment.get("model").asText().endsWith(" -> " + w01.get("target_model").asText()), comment.toString());
+        assertEquals(w01.get("target_model").asText(), comment.get("target_model").asText(), comment.toString());
+        assertFalse(comment.get("model").asText().contains("tiny-sd-b"), comment.toString());
     }
 
     /**
@@ -218,7 +219,7 @@ class BatchCommandTest {
         assertTrue(e.contains("edits.jsonl:8: prompt: expected a string, found 3"), e);
         assertTrue(e.contains("edits.jsonl:8: num_inference_steps: expected an integer, found 2.5"), e);
         assertTrue(e.contains("edits.jsonl:9: not valid JSON"), e);
-        assertTrue(e.contains("edits.jsonl:10: target_model: model folder m does not exist"), e);
+        assertTrue(e.contains("edits.jsonl:10: target_model: model folder m does not exist, and it is not a hub id"), e);
         assertTrue(e.contains("edits.jsonl:11: image: ") && e.contains("not a PNG, JPEG or WebP"), e);
         assertTrue(e.contains("edits.jsonl:11: seed: expected an integer, found \"7\""), e);
         assertTrue(e.contains("9 of 10 manifest rows are invalid; nothing was run"), e);

@@ -48,6 +48,11 @@ final class CliProcess implements AutoCloseable {
     }
 
     static CliProcess start(Path workDir, List<String> javaOptions, String... args) {
+        return start(workDir, java.util.Map.of(), javaOptions, args);
+    }
+
+    /** As {@link #start(Path, List, String...)} with {@code env} added to the child's environment. */
+    static CliProcess start(Path workDir, java.util.Map<String, String> env, List<String> javaOptions, String... args) {
         List<String> cmd = new ArrayList<>();
         if (Files.isExecutable(Path.of("/usr/bin/env"))) {
             cmd.addAll(List.of("/usr/bin/env", "--default-signal=INT,TERM,HUP"));
@@ -60,6 +65,7 @@ final class CliProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile());
         pb.environment().put("OMP_NUM_THREADS", "1");
         pb.environment().remove("TERM");
+        pb.environment().putAll(env);
         try {
             return new CliProcess(pb.start());
         } catch (IOException e) {
@@ -67,9 +73,14 @@ final class CliProcess implements AutoCloseable {
         }
     }
 
-    /** Runs to the end (at most {@code timeoutSeconds}). */
+    /** Runs to the end (at most 300 s). */
     static Result run(Path workDir, String... args) {
-        try (CliProcess p = start(workDir, List.of(), args)) {
+        return run(workDir, java.util.Map.of(), args);
+    }
+
+    /** As {@link #run(Path, String...)} with {@code env} added to the child's environment. */
+    static Result run(Path workDir, java.util.Map<String, String> env, String... args) {
+        try (CliProcess p = start(workDir, env, List.of(), args)) {
             return p.await(300);
         }
     }

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +17,7 @@ import org.cyclediffusion.core.pipeline.LatentCode;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
+import org.cyclediffusion.core.testing.HubCacheFixture;
 import org.cyclediffusion.core.testing.TensorAssert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -105,6 +108,64 @@ class EncodeDecodeCliTest {
         assertMatches("cycle_w01_two_models_cfg", decoded);
     }
 
+    /**
+     * --target-model and decode's --model take every form --model takes: here tiny-sd-b as a hub id
+     * read offline from a Hugging Face cache (built by hand, huggingface_hub's layout), in a separate
+     * JVM since the cache is found through $HF_HUB_CACHE. Same numbers as the folder (golden w01).
+     */
+    @Test
+    void theTargetModelMayBeAHubId() throws IOException {
+        Path cache = tmp.resolve("hub");
+        HubCacheFixture.build(cache, "tests/tiny-sd-b", "0123456789abcdef0123456789abcdef01234567", Fixtures.model("tiny-sd-b"));
+        java.util.Map<String, String> env = java.util.Map.of("HF_HUB_CACHE", cache.toString(), "HF_HUB_OFFLINE", "1");
+        Path edited = tmp.resolve("edit.npy");
+        CliProcess.Result r = CliProcess.run(tmp, env, "edit", "--model", model("tiny-sd"), "--target-model", "tests/tiny-sd-b", "--image",
+                image(), "--source-prompt", HORSE, "--steps", "10", "--strength", "0.8", "--eta", "0.1", "--seed", "7", "--quiet", "--prompt",
+                ELEPHANT, "--guidance-scale", "3", "--output", edited.toString());
+        assertEquals(0, r.code(), r.err());
+        assertMatches("cycle_w01_two_models_cfg", edited);
+
+        CliTest.Run missing = CliTest.run("edit", "--model", model("tiny-sd"), "--target-model", "no/such/dir", "--image", image(),
+                "--source-prompt", HORSE, "--prompt", ELEPHANT, "--quiet", "--output", tmp.resolve("o.png").toString());
+        assertEquals(2, missing.code(), missing.err());
+        assertTrue(missing.err().startsWith("error: --target-model no/such/dir: no such folder or file, and not a hub id"), missing.err());
+        assertFalse(Files.exists(tmp.resolve("o.png")));
+    }
+
+    /** The PNG of a two-model edit, and of a decode on another model than the encoder's, names both models (JSON and A1111 text). */
+    @Test
+    void twoModelPngsNameBothModels() throws IOException {
+        String a = model("tiny-sd");
+        String b = model("tiny-sd-b");
+        Path png = tmp.resolve("edit.png");
+        CliTest.Run r = CliTest.run("edit", "--model", a, "--target-model", b, "--image", image(), "--source-prompt", HORSE, "--prompt",
+                ELEPHANT, "--steps", "4", "--seed", "7", "--quiet", "--no-safety-checker", "--json", "--output", png.toString());
+        assertEquals(0, r.code(), r.err());
+        assertNamesBoth(png, a, b);
+        assertTrue(r.out().contains("\"target_model\":\"" + b + "\""), "--json names model B: " + r.out());
+
+        Path code = tmp.resolve("a.safetensors");
+        assertEquals(0, CliTest.run("encode", "--model", a, "--image", image(), "--source-prompt", HORSE, "--steps", "4", "--seed", "7",
+                "--quiet", "--output", code.toString()).code());
+        Path decoded = tmp.resolve("decoded.png");
+        CliTest.Run d = CliTest.run("decode", "--code", code.toString(), "--model", b, "--prompt", ELEPHANT, "--quiet", "--no-safety-checker",
+                "--output", decoded.toString());
+        assertEquals(0, d.code(), d.err());
+        assertNamesBoth(decoded, a, b);
+        Path same = tmp.resolve("same.png");
+        assertEquals(0, CliTest.run("decode", "--code", code.toString(), "--model", a, "--prompt", ELEPHANT, "--quiet",
+                "--no-safety-checker", "--output", same.toString()).code());
+        assertFalse(ImageFiles.readPngText(same).get("Comment").contains("target_model"), "one model: no target_model");
+    }
+
+    private static void assertNamesBoth(Path png, String a, String b) throws IOException {
+        JsonNode comment = new ObjectMapper().readTree(ImageFiles.readPngText(png).get("Comment"));
+        assertEquals(a, comment.get("model").asText(), comment.toString());
+        assertEquals(b, comment.get("target_model").asText(), comment.toString());
+        String parameters = ImageFiles.readPngText(png).get("parameters");
+        assertTrue(parameters.contains("Model: " + a + ", Target model: " + b + ","), parameters);
+    }
+
     /** tiny-sd with other betas: a copy whose scheduler config differs, every other component linked. */
     private Path otherBetas() throws IOException {
         Path copy = tmp.resolve("tiny-sd-other-betas");
@@ -177,6 +238,61 @@ class EncodeDecodeCliTest {
                 "--source-prompt", HORSE, "--prompt", ELEPHANT, "--output", out.toString());
         assertEquals(2, unknown.code());
         assertTrue(unknown.err().contains("EulerScheduler") && unknown.err().contains("DDPMScheduler"), unknown.err());
+    }
+
+    /**
+     * decode checks its output as edit does, before any model resolves or loads: the model named
+     * here does not exist, so each run proves its check comes first. One line, exit 2, naming the flag.
+     */
+    @Test
+    void decodeChecksItsOutputBeforeLoading() throws IOException {
+        Path code = tmp.resolve("code.safetensors");
+        assertEquals(0, encode("tiny-sd", code).code());
+        byte[] before = Files.readAllBytes(code);
+        String[][] cases = {
+            {tmp.resolve("missing/o.png").toString(), null, "--output", "does not exist"},
+            {tmp.toString(), null, "--output", "is a directory"},
+            {tmp.resolve("o.tiff").toString(), null, "--output", "unknown extension"},
+            {tmp.resolve("o.png").toString(), "npy", "--output-format npy and --output", "disagree"},
+            {tmp.resolve("o.webp").toString(), null, "--output", "WebP output is not supported"},
+            {tmp.resolve("o.png").toString(), "gif", "--output-format 'gif'", "expected png, jpg or npy"},
+        };
+        for (String[] c : cases) {
+            List<String> a = new ArrayList<>(List.of("decode", "--code", code.toString(), "--model", "no/such/model-dir", "--prompt", ELEPHANT,
+                    "--quiet", "--output", c[0]));
+            if (c[1] != null) {
+                a.addAll(List.of("--output-format", c[1]));
+            }
+            CliTest.Run r = CliTest.run(a.toArray(String[]::new));
+            assertEquals(2, r.code(), String.join(" ", a) + ": " + r.err());
+            assertEquals(1, r.err().lines().count(), r.err());
+            assertTrue(r.err().startsWith("error: " + c[2]) && r.err().contains(c[3]), r.err());
+        }
+        // a code under an output's name (the code's format does not depend on its extension) is not written over
+        Path npyCode = Files.copy(code, tmp.resolve("code.npy"));
+        CliTest.Run over = CliTest.run("decode", "--code", npyCode.toString(), "--model", "no/such/model-dir", "--prompt", ELEPHANT, "--quiet",
+                "--output", npyCode.toString());
+        assertEquals(2, over.code(), over.err());
+        assertTrue(over.err().startsWith("error: --output " + npyCode + ": " + npyCode + " is the code " + npyCode + "; choose another file"),
+                over.err());
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(npyCode)), "the code is untouched");
+        CliTest.Run quality = CliTest.run("decode", "--code", code.toString(), "--model", model("tiny-sd"), "--prompt", ELEPHANT, "--quiet",
+                "--output", tmp.resolve("o.png").toString(), "--quality", "80");
+        assertEquals(2, quality.code(), quality.err());
+        assertTrue(quality.err().contains("--quality 80: only JPEG output has a quality"), quality.err());
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(code)), "the code is untouched");
+        try (Stream<Path> left = Files.list(tmp)) {
+            assertEquals(java.util.Set.of(code, npyCode), left.filter(p -> !Files.isDirectory(p)).collect(java.util.stream.Collectors.toSet()),
+                    "nothing written, no staging file left");
+        }
+
+        // and the formats edit writes: JPEG with its quality and the A1111 parameters
+        Path jpg = tmp.resolve("o.jpg");
+        CliTest.Run ok = CliTest.run("decode", "--code", code.toString(), "--model", model("tiny-sd"), "--prompt", ELEPHANT, "--quiet",
+                "--no-safety-checker", "--output", jpg.toString(), "--quality", "80");
+        assertEquals(0, ok.code(), ok.err());
+        assertEquals(jpg.toString(), ok.out().strip());
+        assertEquals(64, ImageFiles.read(jpg).width());
     }
 
     @Test

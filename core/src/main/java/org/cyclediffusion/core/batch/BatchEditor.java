@@ -157,9 +157,9 @@ public final class BatchEditor {
         return provenance(item, item.request(seed).build(), seed).parameters();
     }
 
-    /** EditProvenance has no field for a second model: a two-model row names both in "model" (source -> target). */
+    /** A two-model row names model B in "target_model" (and "Target model" of the A1111 text). */
     private EditProvenance provenance(BatchItem item, EditRequest request, long seed) {
-        String models = item.targetModel() == null ? model : model + " -> " + item.targetModel();
-        return new EditProvenance(software, models, pipeline.models().description(), List.of(item.image()), request, seed, safetyChecker);
+        return new EditProvenance(software, model, item.targetModel(), pipeline.models().description(), List.of(item.image()), request, seed,
+                safetyChecker);
     }
 }

@@ -209,8 +209,9 @@ public record Manifest(Path file, List<BatchItem> items, List<Problem> problems,
                 imageChecks.computeIfAbsent(resolve(file, s), Manifest::imageProblem).ifPresent(mine::add);
             }
             Object target = row.values().get(ManifestField.TARGET_MODEL.key());
-            if (target instanceof String s && !s.isBlank() && !Files.isDirectory(Path.of(s))) {
-                mine.add("target_model: model folder " + s + " does not exist (it is named as --model is, from the working directory)");
+            if (target instanceof String s && !s.isBlank() && !namesAModel(s)) {
+                mine.add("target_model: model folder " + s + " does not exist, and it is not a hub id ORG/NAME[@REV] (it is named as"
+                        + " --model is, from the working directory)");
             }
             mine.forEach(m -> problems.add(new Problem(row.line(), m)));
             if (mine.isEmpty()) {
@@ -218,6 +219,18 @@ public record Manifest(Path file, List<BatchItem> items, List<Problem> problems,
             }
         }
         return new Manifest(file, items, problems, rows.size());
+    }
+
+    /** A path that exists (folder or single file) or a hub id: the forms {@code --model} takes, resolved when the row runs. */
+    private static boolean namesAModel(String s) {
+        try {
+            if (Files.exists(Path.of(s))) {
+                return true;
+            }
+        } catch (java.nio.file.InvalidPathException e) {
+            // not a path; maybe a hub id
+        }
+        return org.cyclediffusion.core.hub.HubId.parse(s, null).isPresent();
     }
 
     private static Path resolve(Path manifest, String image) {

@@ -21,26 +21,37 @@ import org.cyclediffusion.core.image.RgbImage;
  * written file carries its own description.
  *
  * @param software      tool name and version, e.g. {@code cyclediffusion 0.1.0}
- * @param model         the model as the user named it (folder, file or hub id)
+ * @param model         the model as the user named it (folder, file or hub id); with a target model, model A (source chain and VAE)
+ * @param targetModel   unpaired translation's model B (target chain and safety checker) as the user named it, or null for one model
  * @param backend       the loaded models' description (backend, device, dtype)
  * @param images        the input images as the user named them, one per request image
  * @param request       the request that ran
  * @param seed          the seed actually used (torch's 64-bit seed; written unsigned, as torch prints it)
  * @param safetyChecker whether the safety checker ran
  */
-public record EditProvenance(String software, String model, String backend, List<String> images, EditRequest request, long seed,
-        boolean safetyChecker) {
+public record EditProvenance(String software, String model, String targetModel, String backend, List<String> images, EditRequest request,
+        long seed, boolean safetyChecker) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public EditProvenance {
         images = List.copyOf(images);
     }
 
+    /** One model running both chains. */
+    public EditProvenance(String software, String model, String backend, List<String> images, EditRequest request, long seed,
+            boolean safetyChecker) {
+        this(software, model, null, backend, images, request, seed, safetyChecker);
+    }
+
+    /** This provenance with model B of a two-model edit (null: one model). */
+    public EditProvenance withTargetModel(String target) {
+        return new EditProvenance(software, model, target, backend, images, request, seed, safetyChecker);
+    }
+
     /** The parameters as a JSON object (model, backend, images, prompts, diffusers' call arguments, seed). */
     public ObjectNode parameters() {
         ObjectNode p = JSON.createObjectNode();
-        p.put("model", model);
-        p.put("backend", backend);
+        putModels(p);
         ArrayNode im = p.putArray("images");
         images.forEach(im::add);
         ArrayNode pr = p.putArray("prompts");
@@ -61,8 +72,7 @@ public record EditProvenance(String software, String model, String backend, List
             throw new IndexOutOfBoundsException("row " + row + ": the edit has " + size + " output rows");
         }
         ObjectNode p = JSON.createObjectNode();
-        p.put("model", model);
-        p.put("backend", backend);
+        putModels(p);
         p.put("image", rowValue(images, row, ""));
         p.put("prompt", prompt(row));
         p.put("source_prompt", rowValue(request.sourcePrompts(), row, ""));
@@ -103,6 +113,9 @@ public record EditProvenance(String software, String model, String backend, List
             kv.put("Size", size[0] + "x" + size[1]);
         }
         kv.put("Model", model);
+        if (targetModel != null) {
+            kv.put("Target model", targetModel);
+        }
         kv.put("Denoising strength", number(request.strength()));
         kv.put("Eta", number(request.eta()));
         if (request.clipSkip() != null && request.clipSkip() > 0) {
@@ -124,6 +137,14 @@ public record EditProvenance(String software, String model, String backend, List
             sep = ", ";
         }
         return sb.toString();
+    }
+
+    private void putModels(ObjectNode p) {
+        p.put("model", model);
+        if (targetModel != null) {
+            p.put("target_model", targetModel);
+        }
+        p.put("backend", backend);
     }
 
     private void putCallArguments(ObjectNode p) {

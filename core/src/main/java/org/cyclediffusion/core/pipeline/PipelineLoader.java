@@ -6,6 +6,8 @@ import java.util.Optional;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.config.ModelFolderContents;
+import org.cyclediffusion.core.model.ModelResolver;
+import org.cyclediffusion.core.model.ModelSpec;
 import org.cyclediffusion.core.plugin.Registry;
 import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.DType;
@@ -130,10 +132,12 @@ public final class PipelineLoader {
     /**
      * Loads a model already resolved (a hub id, a single-file checkpoint or a variant, see
      * {@code org.cyclediffusion.core.model.ModelResolver}); {@code options.model()} is not read,
-     * {@code options.targetModel()} is opened as a folder when set.
+     * {@code options.targetModel()}, when set, is resolved as {@code --model} is (a folder, a
+     * single file, a hub id from the cache or downloaded).
      */
     public CycleDiffusionPipeline load(ModelFolder folder, Options options) {
-        return load(folder, options.targetModel() == null ? null : ModelFolder.open(options.targetModel()), options);
+        return load(folder, options.targetModel() == null ? null : new ModelResolver().resolve(ModelSpec.of(options.targetModel().toString()),
+                options.backend(), options.safetyChecker()), options);
     }
 
     /** As {@link #load(ModelFolder, Options)} with model B resolved too (null for a one-model pipeline). */

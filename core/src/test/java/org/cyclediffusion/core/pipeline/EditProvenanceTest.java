@@ -45,6 +45,19 @@ class EditProvenanceTest {
     }
 
     @Test
+    void aTwoModelEditNamesBothModels() {
+        EditProvenance one = provenance(5, 1);
+        assertFalse(one.parameters().has("target_model"));
+        assertFalse(one.a1111Parameters(0).contains("Target model"));
+        EditProvenance two = one.withTargetModel("org/model-b@v1");
+        assertEquals("sd15", two.parameters().get("model").asText());
+        assertEquals("org/model-b@v1", two.parameters().get("target_model").asText());
+        assertEquals("org/model-b@v1", two.parameters(1).get("target_model").asText());
+        assertTrue(two.pngText(0).get("parameters").contains("Model: sd15, Target model: org/model-b@v1, Denoising strength"),
+                two.pngText(0).get("parameters"));
+    }
+
+    @Test
     void seedsAbove2To63AreWrittenUnsigned() {
         EditProvenance p = provenance(Long.MIN_VALUE, 1);
         assertEquals("9223372036854775808", p.parameters(0).get("seed").asText());
