@@ -4,7 +4,8 @@ import java.util.Locale;
 
 /**
  * diffusers' {@code enable_attention_slicing}: attention computed a few heads at a time instead of
- * all {@code batch × heads} at once ({@code SlicedAttnProcessor}), and, beyond diffusers, a few
+ * all {@code batch × heads} at once ({@code SlicedAttnProcessor}; here the slices never straddle two
+ * images, so the kernel sees the unsliced call's layout), and, beyond diffusers, a few
  * query rows at a time, because for one large image it is the score matrix of a single head,
  * {@code [queries, keys]} = {@code (h·w)²}, that does not fit. Softmax is per query row and heads
  * are independent, so slicing changes the peak memory and nothing else (results equal the
@@ -13,7 +14,7 @@ import java.util.Locale;
  * <p>The slice arithmetic lives here so the backend that slices and the memory estimate that
  * accounts for it use the same numbers.
  *
- * @param sliceSize rows of {@code batch × heads} per slice: 0 for off, {@link #AUTO_SLICE} for
+ * @param sliceSize heads per slice: 0 for off, {@link #AUTO_SLICE} for
  *                  half the heads (diffusers' {@code "auto"}), otherwise that many ({@code "max"} is 1)
  */
 public record AttentionSlicing(int sliceSize) {
@@ -66,7 +67,7 @@ public record AttentionSlicing(int sliceSize) {
         return sliceSize == 0;
     }
 
-    /** Rows of {@code batch × heads} per slice for a layer with {@code heads} heads over {@code rows} rows. */
+    /** Heads per slice for a layer with {@code heads} heads, at most {@code rows} (the heads of one image). */
     public long sliceRows(int heads, long rows) {
         long n = sliceSize == AUTO_SLICE ? Math.max(1, heads / 2) : sliceSize;
         return Math.max(1, Math.min(n, rows));
