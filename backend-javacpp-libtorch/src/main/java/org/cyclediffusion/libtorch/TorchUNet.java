@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.core.spi.Conditioning;
 import org.cyclediffusion.core.spi.UNet;
 import org.cyclediffusion.core.tensor.FloatTensor;
@@ -67,6 +68,12 @@ final class TorchUNet extends TorchComponent implements UNet {
                 return TorchContext.download(out);
             }
         });
+    }
+
+    @Override
+    public boolean setAttentionSlicing(AttentionSlicing slicing) {
+        model.setAttentionSlicing(slicing);
+        return true;
     }
 
     @Override

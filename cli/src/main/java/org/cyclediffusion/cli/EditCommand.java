@@ -19,6 +19,7 @@ import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.pipeline.OutputType;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.plugin.Registry;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
@@ -120,6 +121,11 @@ final class EditCommand implements Callable<Integer> {
             description = "Memory the edit may use, e.g. 8g (default: what the system has available); larger edits are refused up front.")
     String maxMemory;
 
+    @Option(names = "--attention-slicing", paramLabel = "auto|max|N|off", defaultValue = "off",
+            description = "Compute the UNet's attention a few heads and query rows at a time (diffusers' enable_attention_slicing):"
+                    + " less memory for large images, the same results; auto = half the heads, max = one, N = N heads (default: off).")
+    String attentionSlicing;
+
     // --- output -------------------------------------------------------------------------------
 
     @Option(names = "--vae-tiling", description = "Encode and decode images larger than the VAE's sample size in overlapping tiles"
@@ -170,7 +176,8 @@ final class EditCommand implements Callable<Integer> {
                     : modelOptions.resolveTarget(targetModel, targetConfig, "--target-model", provider.name(), !noSafetyChecker, err, quiet);
             EditPreflight.check(folder, targetFolder, loader.registry().scheduler(scheduler,
                     folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
-            checkMemory(folder, provider, dt, inputs, rows * numImages);
+            AttentionSlicing slicing = attentionSlicing();
+            checkMemory(folder, provider, dt, inputs, rows * numImages, slicing);
             if (seed == null && !quiet) {
                 err.println("seed: " + Seed.toString(usedSeed));
             }
@@ -184,6 +191,9 @@ final class EditCommand implements Callable<Integer> {
                 String description = pipeline.models().description();
                 if (vaeTiling && !pipeline.models().vae().setTiling(true)) {
                     progress.warn(err, "--vae-tiling: the " + description + " VAE cannot tile; it runs untiled");
+                }
+                if (!slicing.isOff() && !pipeline.models().unet().setAttentionSlicing(slicing)) {
+                    progress.warn(err, "--attention-slicing: the " + description + " UNet cannot slice attention; it runs unsliced");
                 }
                 EditResult result = pipeline.edit(built);
                 interrupts.phase("writing");
@@ -233,7 +243,16 @@ final class EditCommand implements Callable<Integer> {
         return resized;
     }
 
-    private void checkMemory(ModelFolder folder, BackendProvider provider, DType dt, List<RgbImage> inputs, int outputs) {
+    private AttentionSlicing attentionSlicing() {
+        try {
+            return AttentionSlicing.parse(attentionSlicing, "--attention-slicing");
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException(e.getMessage());
+        }
+    }
+
+    private void checkMemory(ModelFolder folder, BackendProvider provider, DType dt, List<RgbImage> inputs, int outputs,
+            AttentionSlicing slicing) {
         RgbImage first = inputs.get(0);
         MemoryEstimate.ModelShape shape = MemoryEstimate.ModelShape.of(folder);
         int w = first.width() - first.width() % shape.vaeScaleFactor();
@@ -243,7 +262,7 @@ final class EditCommand implements Callable<Integer> {
         // 4000x4000 on LibTorch reached 22.7 GB RSS in the VAE and was killed by the kernel).
         boolean naive = true;
         long budget = maxMemory != null ? MemoryCheck.parseSize(maxMemory) : MemoryCheck.available();
-        MemoryCheck.check(shape, new MemoryCheck.Request(w, h, inputs.size(), outputs, guidanceScale > 1, dt, naive), budget,
+        MemoryCheck.check(shape, new MemoryCheck.Request(w, h, inputs.size(), outputs, guidanceScale > 1, dt, naive, slicing), budget,
                 maxMemory != null ? "is the --max-memory limit" : "is available");
     }
 

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import org.cyclediffusion.core.memory.MemoryEstimate;
 import org.cyclediffusion.core.memory.MemoryEstimate.ModelShape;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.core.spi.DType;
 
 /**
@@ -20,17 +21,26 @@ final class MemoryCheck {
     }
 
     /** One edit's shape: what the estimate depends on besides the model. */
-    record Request(int width, int height, int images, int outputs, boolean guided, DType dtype, boolean naiveAttention) {
+    record Request(int width, int height, int images, int outputs, boolean guided, DType dtype, boolean naiveAttention,
+            AttentionSlicing unetSlicing) {
+        Request(int width, int height, int images, int outputs, boolean guided, DType dtype, boolean naiveAttention) {
+            this(width, height, images, outputs, guided, dtype, naiveAttention, AttentionSlicing.OFF);
+        }
+
         MemoryEstimate estimate(ModelShape model) {
-            return MemoryEstimate.of(model, width, height, images, outputs, guided, dtype, naiveAttention);
+            return MemoryEstimate.of(model, width, height, images, outputs, guided, dtype, naiveAttention, unetSlicing);
         }
 
         Request resized(int w, int h) {
-            return new Request(w, h, images, outputs, guided, dtype, naiveAttention);
+            return new Request(w, h, images, outputs, guided, dtype, naiveAttention, unetSlicing);
+        }
+
+        Request withSlicing(AttentionSlicing slicing) {
+            return new Request(width, height, images, outputs, guided, dtype, naiveAttention, slicing);
         }
 
         Request outputs(int n) {
-            return new Request(width, height, Math.min(images, n), n, guided, dtype, naiveAttention);
+            return new Request(width, height, Math.min(images, n), n, guided, dtype, naiveAttention, unetSlicing);
         }
     }
 

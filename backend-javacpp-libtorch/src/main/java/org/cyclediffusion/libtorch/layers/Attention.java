@@ -1,9 +1,11 @@
 package org.cyclediffusion.libtorch.layers;
 
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 
 /**
  * Multi-head attention with input and output projections, as diffusers' {@code Attention} and
@@ -16,6 +18,10 @@ import org.bytedeco.pytorch.global.torch;
  * {@code upcast_attention} (UNet) and {@code upcast_softmax} (VAE) ask of the classic processor
  * (scores and softmax in float32), so those flags need no extra cast here; for float32 models they
  * change nothing.
+ *
+ * <p>With {@link #setSlicing} on, the same call runs over slices of the {@code batch × heads} rows
+ * and chunks of query rows ({@link AttentionSlicing}), each written into its place of the output,
+ * so the score matrix held at once is one slice's.
  */
 public final class Attention {
     private final Linear toQ;
@@ -25,6 +31,7 @@ public final class Attention {
     private final int heads;
     private final int dimHead;
     private final double scale;
+    private volatile AttentionSlicing slicing = AttentionSlicing.OFF;
 
     private Attention(Linear toQ, Linear toK, Linear toV, Linear toOut, int heads, int dimHead) {
         this.toQ = toQ;
@@ -66,6 +73,11 @@ public final class Attention {
                 heads, dim / heads);
     }
 
+    /** diffusers' {@code set_attention_slice} for this layer. */
+    public void setSlicing(AttentionSlicing slicing) {
+        this.slicing = slicing;
+    }
+
     /** Self-attention without mask. */
     public Tensor forward(Tensor x) {
         return forward(x, x, false);
@@ -83,10 +95,45 @@ public final class Attention {
         Tensor q = splitHeads(toQ.forward(x), batch);
         Tensor k = splitHeads(toK.forward(context), batch);
         Tensor v = splitHeads(toV.forward(context), batch);
-        Tensor o = torch.scaled_dot_product_attention(q, k, v, new TensorOptional(), 0.0, causal, new DoubleOptional(scale), false);
+        AttentionSlicing s = slicing;
+        Tensor o = s.isOff() ? sdpa(q, k, v, causal) : sliced(q, k, v, causal, batch, s);
         // [B, heads, Lq, d] → [B, Lq, heads·d]
         Tensor merged = o.transpose(1, 2).reshape(batch, -1, (long) heads * dimHead);
         return toOut.forward(merged);
+    }
+
+    private Tensor sdpa(Tensor q, Tensor k, Tensor v, boolean causal) {
+        return torch.scaled_dot_product_attention(q, k, v, new TensorOptional(), 0.0, causal, new DoubleOptional(scale), false);
+    }
+
+    /**
+     * q, k, v [B, heads, L, d] → [B, heads, Lq, d], a slice of heads of one batch row and a chunk of
+     * queries at a time. The slices are views with the unsliced call's strides, so the kernel sees
+     * the same memory layout (a contiguous copy alone moves the tiny UNet's output by 1.5e-6). A
+     * causal mask is relative to the chunk's first query, so causal attention (CLIP's 77 tokens,
+     * never the large case) is sliced by heads only.
+     */
+    private Tensor sliced(Tensor q, Tensor k, Tensor v, boolean causal, long batch, AttentionSlicing s) {
+        long lq = q.size(2);
+        long lk = k.size(2);
+        Tensor out = torch.empty_like(q);
+        long slice = s.sliceRows(heads, heads);
+        long chunk = causal ? lq : AttentionSlicing.queryChunk(slice, lk, lq);
+        for (long b = 0; b < batch; b++) {
+            for (long h = 0; h < heads; h += slice) {
+                long n = Math.min(slice, heads - h);
+                for (long c = 0; c < lq; c += chunk) {
+                    long m = Math.min(chunk, lq - c);
+                    // each slice's views and result are freed before the next one is computed
+                    try (PointerScope scope = new PointerScope()) {
+                        Tensor part = sdpa(q.narrow(0, b, 1).narrow(1, h, n).narrow(2, c, m), k.narrow(0, b, 1).narrow(1, h, n),
+                                v.narrow(0, b, 1).narrow(1, h, n), causal);
+                        out.narrow(0, b, 1).narrow(1, h, n).narrow(2, c, m).copy_(part);
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     /** [B, L, heads·d] → [B, heads, L, d]. */

@@ -1,6 +1,7 @@
 package org.cyclediffusion.libtorch.unet;
 
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.libtorch.layers.Attention;
 import org.cyclediffusion.libtorch.layers.LayerNorm;
 import org.cyclediffusion.libtorch.layers.ParameterSource;
@@ -41,6 +42,11 @@ final class BasicTransformerBlock {
         LayerNorm norm3 = LayerNorm.create(p, prefix + ".norm3", dim, NORM_EPS);
         FeedForward ff = FeedForward.create(p, prefix + ".ff", dim);
         return new BasicTransformerBlock(norm1, attn1, norm2, attn2, norm3, ff);
+    }
+
+    void setAttentionSlicing(AttentionSlicing slicing) {
+        attn1.setSlicing(slicing);
+        attn2.setSlicing(slicing);
     }
 
     Tensor forward(Tensor h, Tensor encoderHiddenStates) {

@@ -3,6 +3,7 @@ package org.cyclediffusion.libtorch.unet;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.libtorch.layers.Activation;
 import org.cyclediffusion.libtorch.layers.Downsample2D;
 import org.cyclediffusion.libtorch.layers.ParameterSource;
@@ -51,6 +52,10 @@ final class DownBlock {
     }
 
     /** Appends every skip connection to {@code skips} and returns the block's output (the last of them). */
+    void setAttentionSlicing(AttentionSlicing slicing) {
+        attentions.forEach(a -> a.setAttentionSlicing(slicing));
+    }
+
     Tensor forward(Tensor x, Tensor tembAct, Tensor encoderHiddenStates, List<Tensor> skips) {
         Tensor h = x;
         for (int i = 0; i < resnets.size(); i++) {

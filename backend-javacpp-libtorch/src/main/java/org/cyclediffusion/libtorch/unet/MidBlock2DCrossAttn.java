@@ -1,6 +1,7 @@
 package org.cyclediffusion.libtorch.unet;
 
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.libtorch.layers.Activation;
 import org.cyclediffusion.libtorch.layers.ParameterSource;
 import org.cyclediffusion.libtorch.layers.ResnetBlock2D;
@@ -31,6 +32,10 @@ final class MidBlock2DCrossAttn {
         ResnetBlock2D r1 = ResnetBlock2D.create(p, "mid_block.resnets.1", channels, channels, config.timeEmbedDim(),
                 config.normNumGroups(), config.normEps(), config.midBlockScaleFactor(), Activation.SILU);
         return new MidBlock2DCrossAttn(r0, attn, r1);
+    }
+
+    void setAttentionSlicing(AttentionSlicing slicing) {
+        attention.setAttentionSlicing(slicing);
     }
 
     Tensor forward(Tensor x, Tensor tembAct, Tensor encoderHiddenStates) {

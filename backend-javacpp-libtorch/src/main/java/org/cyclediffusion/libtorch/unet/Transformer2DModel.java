@@ -3,6 +3,7 @@ package org.cyclediffusion.libtorch.unet;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.Tensor;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.libtorch.layers.Conv2d;
 import org.cyclediffusion.libtorch.layers.GroupNorm;
 import org.cyclediffusion.libtorch.layers.Linear;
@@ -53,6 +54,10 @@ final class Transformer2DModel {
         Linear outLinear = linearProjection ? Linear.create(p, prefix + ".proj_out", inner, channels, true) : null;
         Conv2d outConv = linearProjection ? null : Conv2d.create(p, prefix + ".proj_out", inner, channels, 1, 1, 0);
         return new Transformer2DModel(norm, linearProjection, inLinear, inConv, List.copyOf(blocks), outLinear, outConv, inner);
+    }
+
+    void setAttentionSlicing(AttentionSlicing slicing) {
+        blocks.forEach(b -> b.setAttentionSlicing(slicing));
     }
 
     Tensor forward(Tensor x, Tensor encoderHiddenStates) {

@@ -14,6 +14,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.libtorch.layers.Conv2d;
 import org.cyclediffusion.libtorch.layers.GroupNorm;
 import org.cyclediffusion.libtorch.layers.ParameterSource;
@@ -198,6 +199,13 @@ public final class UNet2DConditionModel implements AutoCloseable {
             s[i] = t.size(i);
         }
         return s;
+    }
+
+    /** diffusers' {@code set_attention_slice} on every attention layer, see {@link AttentionSlicing}. */
+    public void setAttentionSlicing(AttentionSlicing slicing) {
+        downBlocks.forEach(b -> b.setAttentionSlicing(slicing));
+        midBlock.setAttentionSlicing(slicing);
+        upBlocks.forEach(b -> b.setAttentionSlicing(slicing));
     }
 
     public UNetConfig config() {

@@ -5,6 +5,7 @@ import java.util.List;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.libtorch.layers.Activation;
 import org.cyclediffusion.libtorch.layers.ParameterSource;
 import org.cyclediffusion.libtorch.layers.ResnetBlock2D;
@@ -73,6 +74,10 @@ final class UpBlock {
      * @param skips        this block's skip connections, oldest first; consumed newest first
      * @param upsampleSize the size to upsample to, or {@code null} for twice the input size
      */
+    void setAttentionSlicing(AttentionSlicing slicing) {
+        attentions.forEach(a -> a.setAttentionSlicing(slicing));
+    }
+
     Tensor forward(Tensor x, Tensor tembAct, Tensor encoderHiddenStates, List<Tensor> skips, long[] upsampleSize) {
         Tensor h = x;
         for (int i = 0; i < resnets.size(); i++) {

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.stream.Stream;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.core.spi.DType;
 
 /**
@@ -31,7 +32,9 @@ import org.cyclediffusion.core.spi.DType;
  * Attention is "naive" for backends that materialise the score matrix: ONNX Runtime's exported
  * graphs do, and so did LibTorch's {@code scaled_dot_product_attention} on CPU for the VAE's
  * single-head attention over 250,000 latent pixels (a 4000×4000 input ran out of 22 GB). A backend
- * known to compute attention in slices or with a flash kernel can be estimated without it.
+ * known to compute attention in slices or with a flash kernel can be estimated without it. With
+ * the UNet's attention slicing on ({@link AttentionSlicing}), its term is one slice's scores and
+ * probabilities, the slice the backend computes at a time, by the same arithmetic.
  *
  * @param weights        bytes of weights
  * @param unet           bytes of the UNet's activations at its peak
@@ -113,13 +116,19 @@ public record MemoryEstimate(long weights, long unet, long vaeDecode, long vaeEn
      */
     public static MemoryEstimate of(ModelShape m, int width, int height, int images, int outputs, boolean guided, DType dtype,
             boolean naiveAttention) {
+        return of(m, width, height, images, outputs, guided, dtype, naiveAttention, AttentionSlicing.OFF);
+    }
+
+    /** As above, with the UNet's attention computed in slices ({@link AttentionSlicing#OFF} for all at once). */
+    public static MemoryEstimate of(ModelShape m, int width, int height, int images, int outputs, boolean guided, DType dtype,
+            boolean naiveAttention, AttentionSlicing unetSlicing) {
         long b = dtype == DType.FLOAT32 ? 4 : 2;
         long pixels = (long) width * height;
         long latentPixels = (long) (width / m.vaeScaleFactor()) * (height / m.vaeScaleFactor());
         long rows = (long) outputs * (guided ? 4 : 2);
         long unet = rows * latentPixels * 18L * m.unetChannels() * b;
         if (naiveAttention && m.unetAttentionAtFullRes()) {
-            unet += 2L * rows * m.unetHeads() * latentPixels * latentPixels * b;
+            unet += 2L * b * (unetSlicing.isOff() ? rows * m.unetHeads() * latentPixels * latentPixels : slicedScores(m, unetSlicing, latentPixels));
         }
         long vaeAttention = naiveAttention ? 2L * latentPixels * latentPixels * b : 0;
         long decode = outputs * (pixels * (m.vaeChannelsBelow() + 4L * m.vaeChannels()) * b + vaeAttention);
@@ -127,6 +136,13 @@ public record MemoryEstimate(long weights, long unet, long vaeDecode, long vaeEn
         // host: float pixels [B,3,H,W] and [N,H,W,3], 8-bit images in and out, latents of both chains
         long host = OVERHEAD + (long) (images + 2 * outputs) * pixels * 3 * 4 + (long) (images + outputs) * pixels * 3;
         return new MemoryEstimate(m.weightBytes(), saturate(unet), saturate(decode), saturate(encode), host);
+    }
+
+    /** One slice's score elements: a slice of heads of one batch row, one chunk of queries, all keys. */
+    private static long slicedScores(ModelShape m, AttentionSlicing slicing, long latentPixels) {
+        long sliceRows = slicing.sliceRows(m.unetHeads(), m.unetHeads());
+        long chunk = AttentionSlicing.queryChunk(sliceRows, latentPixels, latentPixels);
+        return sliceRows * chunk * latentPixels;
     }
 
     private static long saturate(long v) {

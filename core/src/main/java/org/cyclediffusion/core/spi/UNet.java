@@ -20,6 +20,16 @@ public interface UNet extends AutoCloseable {
     default void checkLatentSize(int height, int width) {
     }
 
+    /**
+     * diffusers' {@code enable_attention_slicing}, see {@link AttentionSlicing}: less peak memory
+     * for large images, the same results up to float rounding.
+     *
+     * @return false when this backend cannot slice (the setting is then unchanged)
+     */
+    default boolean setAttentionSlicing(AttentionSlicing slicing) {
+        return false;
+    }
+
     @Override
     void close();
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.junit.jupiter.api.Test;
@@ -45,6 +46,21 @@ class MemoryEstimateTest {
         MemoryEstimate b = MemoryEstimate.of(SD15, 1024, 1024, 1, 1, true, DType.FLOAT32, false);
         assertEquals(4.0, (double) b.unet() / a.unet(), 1e-9);
         assertEquals("the VAE decoder", MemoryEstimate.of(SD15, 4000, 4000, 1, 1, true, DType.FLOAT32, false).largestPart());
+    }
+
+    @Test
+    void slicedAttentionHoldsOneSliceOfScores() {
+        MemoryEstimate naive = MemoryEstimate.of(SD15, 1024, 1024, 1, 1, true, DType.FLOAT32, true);
+        MemoryEstimate sliced = MemoryEstimate.of(SD15, 1024, 1024, 1, 1, true, DType.FLOAT32, true, AttentionSlicing.AUTO);
+        MemoryEstimate fused = MemoryEstimate.of(SD15, 1024, 1024, 1, 1, true, DType.FLOAT32, false);
+        // 128² latent pixels: all scores 2 · 4 rows · 8 heads · 16384² · 4 B = 64 GiB; one slice (4 heads,
+        // 256 queries of 16384 keys: 2^24 elements) 2 · 2^24 · 4 B = 128 MiB on top of the activations
+        assertEquals(2L * AttentionSlicing.SCORE_ELEMENTS * 4, sliced.unet() - fused.unet());
+        assertTrue(naive.unet() > 64L << 30, MemoryEstimate.format(naive.unet()));
+        assertTrue(sliced.peak() < 16L << 30, "1024x1024 with slicing fits in 16 GB: " + MemoryEstimate.format(sliced.peak()));
+        assertEquals(naive.unet(), MemoryEstimate.of(SD15, 1024, 1024, 1, 1, true, DType.FLOAT32, true, AttentionSlicing.OFF).unet());
+        // max: one head per slice, the chunk grows to keep the same bound
+        assertEquals(sliced.unet(), MemoryEstimate.of(SD15, 1024, 1024, 1, 1, true, DType.FLOAT32, true, AttentionSlicing.MAX).unet());
     }
 
     @Test
