@@ -40,6 +40,11 @@ public final class TorchBackendProvider implements BackendProvider {
 
     /** fp32 on the CPU, fp16 on CUDA; bf16 only on request. */
     @Override
+    public boolean supportsAttentionSlicing() {
+        return true; // TorchUNet.setAttentionSlicing slices every self- and cross-attention of the UNet
+    }
+
+    @Override
     public DType defaultDType(Device device) {
         return device.isCuda() ? DType.FLOAT16 : DType.FLOAT32;
     }

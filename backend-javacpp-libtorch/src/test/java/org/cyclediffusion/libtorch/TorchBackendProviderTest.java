@@ -38,6 +38,11 @@ class TorchBackendProviderTest {
     }
 
     @Test
+    void slicesAttentionSoTheEstimateMayCountIt() {
+        assertTrue(new TorchBackendProvider().supportsAttentionSlicing());
+    }
+
+    @Test
     void cudaWithoutTheGpuNativesSaysWhatAGpuMachineNeeds() {
         CycleDiffusionException e = assertThrows(CycleDiffusionException.class,
                 () -> new TorchBackendProvider().open(ModelFolder.open(Fixtures.model("tiny-sd")), Device.parse("cuda"), DType.FLOAT16));

@@ -37,6 +37,11 @@ class OrtBackendProviderTest {
     }
 
     @Test
+    void exportedGraphsCannotSliceAttentionSoTheEstimateMustNotCountIt() {
+        assertFalse(provider.supportsAttentionSlicing());
+    }
+
+    @Test
     void cpuOnlyWithoutTheGpuArtifact() {
         // this build has com.microsoft.onnxruntime:onnxruntime, which ships no CUDA provider
         assertFalse(OrtSessionFactory.cudaOnClassPath(getClass().getClassLoader()));

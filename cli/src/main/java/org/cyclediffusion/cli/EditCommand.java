@@ -261,8 +261,10 @@ final class EditCommand implements Callable<Integer> {
         // and LibTorch's scaled_dot_product_attention on CPU did too where it counts (tiny-sd at
         // 4000x4000 on LibTorch reached 22.7 GB RSS in the VAE and was killed by the kernel).
         boolean naive = true;
+        // Slicing lowers the estimate only where the backend will slice (an ONNX graph cannot).
+        AttentionSlicing counted = provider.supportsAttentionSlicing() ? slicing : AttentionSlicing.OFF;
         long budget = maxMemory != null ? MemoryCheck.parseSize(maxMemory) : MemoryCheck.available();
-        MemoryCheck.check(shape, new MemoryCheck.Request(w, h, inputs.size(), outputs, guidanceScale > 1, dt, naive, slicing), budget,
+        MemoryCheck.check(shape, new MemoryCheck.Request(w, h, inputs.size(), outputs, guidanceScale > 1, dt, naive, counted), budget,
                 maxMemory != null ? "is the --max-memory limit" : "is available");
     }
 

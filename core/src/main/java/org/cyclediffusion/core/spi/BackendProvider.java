@@ -34,6 +34,14 @@ public interface BackendProvider {
     }
 
     /**
+     * Whether the UNets this backend opens honour {@link UNet#setAttentionSlicing}: known before
+     * loading, so that a pre-run memory estimate counts slicing only where it will happen.
+     */
+    default boolean supportsAttentionSlicing() {
+        return false;
+    }
+
+    /**
      * Loads the networks of a model folder. Exception-safe: what was opened before a failure is
      * closed before the exception leaves.
      */
