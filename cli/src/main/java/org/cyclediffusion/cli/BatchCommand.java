@@ -51,16 +51,7 @@ final class BatchCommand implements Callable<Integer> {
 
     /** The --model forms of edit (folder, single file, hub id) and their refining flags. */
     @CommandLine.Mixin
-    ModelSource modelOptions;
-
-    @Option(names = "--backend", paramLabel = "NAME", description = "onnx or libtorch (default: chosen by the folder's files).")
-    String backend;
-
-    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16 or bf16 (default: the backend's for the device).")
-    String dtype;
+    ModelOptions modelOptions;
 
     @Option(names = "--manifest", required = true, paramLabel = "FILE", description = "edits.jsonl (one JSON object per line) or edits.csv (a header row).")
     Path manifest;
@@ -87,8 +78,6 @@ final class BatchCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress on stderr.")
     boolean quiet;
 
-    @Option(names = "--verbose", description = "Stack traces on errors.")
-    boolean verbose;
 
     /** Rows that decoded a latent code encoded once for several rows. */
     private int sharedSourceRows;
@@ -97,8 +86,8 @@ final class BatchCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Device dev = EditCommand.parse(() -> Device.parse(device), "--device");
-        DType dt = dtype == null ? null : EditCommand.parse(() -> DType.parse(dtype), "--dtype");
+        Device dev = modelOptions.device();
+        DType dt = modelOptions.dtype();
 
         Manifest m = Manifest.read(manifest);
         List<Manifest.Problem> problems = new ArrayList<>(m.problems());
@@ -141,16 +130,16 @@ final class BatchCommand implements Callable<Integer> {
                 err.println("batch: " + skipped + " items already done in " + log.file() + " (--resume), " + todo.size() + " to run");
             }
             if (!todo.isEmpty()) {
-                ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
-                PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, dt, !noSafetyChecker);
+                ModelFolder folder = modelOptions.source.resolve(modelOptions.backend, !noSafetyChecker, err, quiet);
+                PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), modelOptions.backend, dev, dt, !noSafetyChecker);
                 // Rows with a target_model run on a two-model pipeline (source: --model), loaded when first needed.
                 Map<String, CycleDiffusionPipeline> twoModel = new HashMap<>();
                 try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options);
                         BatchProgress progress = BatchProgress.create(quiet, todo.size(), err)) {
                     BatchEditor editor = new BatchEditor(pipeline,
                             target -> twoModel.computeIfAbsent(target, t -> new PipelineLoader().load(folder,
-                                    modelOptions.resolveTarget(t, null, "target_model", backend, !noSafetyChecker, err, quiet), options)),
-                            "cyclediffusion " + Versions.version(), modelOptions.model, !noSafetyChecker, !noSharedSource);
+                                    modelOptions.source.resolveTarget(t, null, "target_model", modelOptions.backend, !noSafetyChecker, err, quiet), options)),
+                            "cyclediffusion " + Versions.version(), modelOptions.source.model, !noSafetyChecker, !noSharedSource);
                     todo = editor.plan(todo, item -> m.imagePath(item).toString());
                     try {
                         for (int i = 0; i < todo.size(); i++) {
@@ -241,7 +230,7 @@ final class BatchCommand implements Callable<Integer> {
             }
             return edited.succeeded((System.nanoTime() - t0) / 1e6);
         } catch (RuntimeException e) {
-            if (verbose) {
+            if (modelOptions.verbose) {
                 e.printStackTrace(spec.commandLine().getErr());
             }
             return ItemResult.failed(item, seed, (System.nanoTime() - t0) / 1e6, e, editor.parameters(item, seed));

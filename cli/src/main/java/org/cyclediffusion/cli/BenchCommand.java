@@ -144,10 +144,10 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         if (device != null) {
-            parse(() -> Device.parse(device), "--device");
+            Errors.flagValue(() -> Device.parse(device), "--device");
         }
         if (dtype != null) {
-            parse(() -> DType.parse(dtype), "--dtype");
+            Errors.flagValue(() -> DType.parse(dtype), "--dtype");
         }
         if (randomModel != null && model != null) {
             throw new Errors.UsageException("--random-model and --model: give one of them");
@@ -200,19 +200,11 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private static <T> T parse(java.util.function.Supplier<T> parser, String flag) {
-        try {
-            return parser.get();
-        } catch (IllegalArgumentException e) {
-            throw new Errors.UsageException(flag + ": " + e.getMessage());
-        }
-    }
-
     /** Loads the configuration, runs the warm-up and timed edits, and reads the memory figures of this JVM. */
     private BenchResult measure(BenchConfig c, int size, RgbImage input) {
         RgbImage img = input == null ? syntheticImage(size) : size < 0 ? input : PilResample.resize(input, size, size, PilResample.Filter.BICUBIC);
-        Device dev = c.device() == null ? Device.CPU : parse(() -> Device.parse(c.device()), "--config " + c.name() + " device");
-        DType dt = c.dtype() == null ? null : parse(() -> DType.parse(c.dtype()), "--config " + c.name() + " dtype");
+        Device dev = c.device() == null ? Device.CPU : Errors.flagValue(() -> Device.parse(c.device()), "--config " + c.name() + " device");
+        DType dt = c.dtype() == null ? null : Errors.flagValue(() -> DType.parse(c.dtype()), "--config " + c.name() + " dtype");
         ProcessMemory.resetPeak(); // in a shared JVM, the peak of this configuration only (as far as freed memory allows)
         long t0 = System.nanoTime();
         PipelineLoader.Options o = new PipelineLoader.Options(c.model(), c.backend(), dev, dt, !noSafetyChecker);

@@ -46,8 +46,9 @@ final class EditCommand implements Callable<Integer> {
 
     // --- what to edit -------------------------------------------------------------------------
 
+    /** --model in every form, --backend, --device, --dtype, --verbose. */
     @CommandLine.Mixin
-    ModelSource modelOptions;
+    ModelOptions modelOptions;
 
     @Option(names = "--image", required = true, paramLabel = "FILE", description = "Input image (PNG, JPEG or WebP); repeat for a batch.")
     List<Path> images = new ArrayList<>();
@@ -71,15 +72,6 @@ final class EditCommand implements Callable<Integer> {
 
     @Option(names = "--scheduler", paramLabel = "NAME", description = "Sampler, a registered _class_name (`cyclediffusion schedulers`; default: the model's).")
     String scheduler;
-
-    @Option(names = "--backend", paramLabel = "NAME", description = "onnx or libtorch (default: chosen by the folder's files).")
-    String backend;
-
-    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16 or bf16 (default: the backend's for the device).")
-    String dtype;
 
     @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
     boolean noSafetyChecker;
@@ -141,8 +133,6 @@ final class EditCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress on stderr.")
     boolean quiet;
 
-    @Option(names = "--verbose", description = "Stack traces on errors.")
-    boolean verbose;
 
     @Override
     public Integer call() {
@@ -152,13 +142,13 @@ final class EditCommand implements Callable<Integer> {
         interrupts.begin();
         try (Progress progress = Progress.create(quiet, err)) {
             // 1. Before anything loads: flags, output, model folder, images, request, memory.
-            Device dev = parse(() -> Device.parse(device), "--device");
-            DType requestedDType = dtype == null ? null : parse(() -> DType.parse(dtype), "--dtype");
+            Device dev = modelOptions.device();
+            DType requestedDType = modelOptions.dtype();
             int rows = Math.max(prompts.size(), Math.max(sourcePrompts.size(), images.size()));
             OutputTarget target = outputOptions.plan(rows * Math.max(1, numImages), images, "input image");
-            ModelFolder folder = modelOptions.resolve(backend, !noSafetyChecker, err, quiet);
+            ModelFolder folder = modelOptions.source.resolve(modelOptions.backend, !noSafetyChecker, err, quiet);
             PipelineLoader loader = new PipelineLoader(Registry.discover());
-            PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), backend, dev, requestedDType, !noSafetyChecker,
+            PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), modelOptions.backend, dev, requestedDType, !noSafetyChecker,
                     null, scheduler);
             BackendProvider provider = loader.backend(folder, options);
             DType dt = requestedDType != null ? requestedDType : provider.defaultDType(folder, dev);
@@ -173,7 +163,7 @@ final class EditCommand implements Callable<Integer> {
                 throw new Errors.UsageException("--target-config " + targetConfig + ": applies to a single-file --target-model, and none was given");
             }
             ModelFolder targetFolder = targetModel == null ? null
-                    : modelOptions.resolveTarget(targetModel, targetConfig, "--target-model", provider.name(), !noSafetyChecker, err, quiet);
+                    : modelOptions.source.resolveTarget(targetModel, targetConfig, "--target-model", provider.name(), !noSafetyChecker, err, quiet);
             EditPreflight.check(folder, targetFolder, loader.registry().scheduler(scheduler,
                     folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
             AttentionSlicing slicing = attentionSlicing();
@@ -184,7 +174,7 @@ final class EditCommand implements Callable<Integer> {
 
             // 2. Load, edit, write.
             interrupts.phase("loading the model");
-            progress.phase("loading model " + modelOptions.model + " (" + provider.name() + ", " + dev + ", " + dt.shortName() + ")");
+            progress.phase("loading model " + modelOptions.source.model + " (" + provider.name() + ", " + dev + ", " + dt.shortName() + ")");
             interrupts.pause();
             try (CycleDiffusionPipeline pipeline = loader.load(folder, targetFolder, options.withBackend(provider.name()))) {
                 interrupts.check();
@@ -199,7 +189,7 @@ final class EditCommand implements Callable<Integer> {
                 interrupts.phase("writing");
                 progress.phase("writing " + target.description());
                 interrupts.pause();
-                EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.model, targetModel,
+                EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.source.model, targetModel,
                         description, images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
                 target.write(result, provenance, interrupts);
                 warnNsfw(result, progress, err);
@@ -299,14 +289,6 @@ final class EditCommand implements Callable<Integer> {
                 progress.warn(err, "potential NSFW content was detected in image " + i + " and it was replaced by a black image;"
                         + " try another seed or prompt");
             }
-        }
-    }
-
-    static <T> T parse(java.util.function.Supplier<T> parser, String flag) {
-        try {
-            return parser.get();
-        } catch (IllegalArgumentException e) {
-            throw new Errors.UsageException(flag + ": " + e.getMessage());
         }
     }
 }

@@ -11,6 +11,15 @@ final class Errors {
     private Errors() {
     }
 
+    /** Parses a flag's value; a parser's IllegalArgumentException becomes a usage error naming the flag. */
+    static <T> T flagValue(java.util.function.Supplier<T> parser, String flag) {
+        try {
+            return parser.get();
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(flag + ": " + e.getMessage());
+        }
+    }
+
     /** Bad input given by the user (a file, a flag value): exit 2. */
     static final class UsageException extends RuntimeException {
         private static final long serialVersionUID = 1L;

@@ -9,7 +9,7 @@ import org.cyclediffusion.core.spi.Device;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
-/** The flags that choose a model and how it runs, shared by {@code encode} and {@code decode}. */
+/** The flags that choose a model and how it runs, shared by edit, encode, decode, batch and serve. */
 final class ModelOptions {
     @CommandLine.Mixin
     ModelSource source;
@@ -28,19 +28,17 @@ final class ModelOptions {
 
     /** The loader options for these flags, with a sampler class (null: the folder's) and the checker on or off. */
     PipelineLoader.Options options(String scheduler, boolean safetyChecker) {
-        Device dev;
-        DType dt;
-        try {
-            dev = Device.parse(device);
-        } catch (IllegalArgumentException e) {
-            throw new Errors.UsageException("--device: " + e.getMessage());
-        }
-        try {
-            dt = dtype == null ? null : DType.parse(dtype);
-        } catch (IllegalArgumentException e) {
-            throw new Errors.UsageException("--dtype: " + e.getMessage());
-        }
-        return new PipelineLoader.Options(Path.of(source.model), backend, dev, dt, safetyChecker, null, scheduler);
+        return new PipelineLoader.Options(Path.of(source.model), backend, device(), dtype(), safetyChecker, null, scheduler);
+    }
+
+    /** {@code --device}, parsed. */
+    Device device() {
+        return Errors.flagValue(() -> Device.parse(device), "--device");
+    }
+
+    /** {@code --dtype}, parsed; null when not given (the backend's default for the device and files). */
+    DType dtype() {
+        return dtype == null ? null : Errors.flagValue(() -> DType.parse(dtype), "--dtype");
     }
 
     /** The model these flags name, resolved (and downloaded when it is a hub id missing from the cache) for {@code options}. */
