@@ -12,8 +12,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "export-onnx", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Export a diffusers Stable Diffusion folder (SD 1.x/2.x, safetensors) to the ONNX layout of"
-                + " optimum-cli export onnx: text_encoder, unet, vae_encoder, vae_decoder (float32, opset 14).",
-                "The safety checker is not exported."})
+                + " optimum-cli export onnx: text_encoder, unet, vae_encoder, vae_decoder (float32, opset 14),",
+                "and safety_checker as diffusers' ONNX export script writes it when the folder has one."})
 final class ExportOnnxCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

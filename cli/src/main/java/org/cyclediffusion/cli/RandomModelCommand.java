@@ -32,7 +32,7 @@ final class RandomModelCommand implements Callable<Integer> {
 
     @Option(names = "--format", defaultValue = "diffusers", paramLabel = "FORMAT",
             description = "diffusers (safetensors) or onnx (optimum's ONNX layout, exported from a diffusers folder written"
-                    + " beside the output and removed after; no safety checker). Default: ${DEFAULT-VALUE}.")
+                    + " beside the output and removed after). Default: ${DEFAULT-VALUE}.")
     String format;
 
     @Option(names = "--verbose", description = "Stack traces on errors.")
@@ -55,8 +55,7 @@ final class RandomModelCommand implements Callable<Integer> {
         Path diffusers = output.toAbsolutePath().resolveSibling("." + output.getFileName() + ".diffusers-" + ProcessHandle.current().pid());
         var err = spec.commandLine().getErr();
         try {
-            // the checker is not exported, so it is not written either
-            RandomModels.writer(Registry.discover()).write(architecture, diffusers, seed, false);
+            RandomModels.writer(Registry.discover()).write(architecture, diffusers, seed, !noSafetyChecker);
             RandomModels.exportOnnx(diffusers, output, err);
         } finally {
             deleteRecursively(diffusers);

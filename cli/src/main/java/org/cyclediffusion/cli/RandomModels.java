@@ -43,7 +43,7 @@ final class RandomModels {
 
     /**
      * The ONNX export of the cached {@code folder}, kept beside it as {@code <folder>-onnx} and written
-     * first if missing (about 4.3 GB for SD 1.5; the safety checker is not exported).
+     * first if missing (5.5 GB for SD 1.5 with its safety checker).
      */
     static Path cachedOnnx(Path folder, java.io.PrintWriter progress) {
         Path onnx = folder.resolveSibling(folder.getFileName() + "-onnx");

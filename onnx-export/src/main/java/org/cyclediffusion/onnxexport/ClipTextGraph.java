@@ -56,13 +56,7 @@ final class ClipTextGraph {
                 g.ints(enc, 0, 1));
         long headDim = hidden / heads;
         for (int i = 0; i < layers; i++) {
-            String p = enc + ".layers." + i;
-            String n = l.layerNorm(p + ".layer_norm1", h, eps);
-            h = g.op(p, "Add", h, l.attention(p + ".self_attn", n, n, heads, headDim, "q_proj", "k_proj", "v_proj", "out_proj", true, mask));
-            n = l.layerNorm(p + ".layer_norm2", h, eps);
-            String m = l.linear(p + ".mlp.fc1", n);
-            m = act.equals("gelu") ? l.gelu(p + ".mlp.activation_fn", m) : l.quickGelu(p + ".mlp.activation_fn", m);
-            h = g.op(p, "Add", h, l.linear(p + ".mlp.fc2", m));
+            h = l.clipEncoderLayer(enc + ".layers." + i, h, heads, headDim, act.equals("quick_gelu"), eps, mask);
         }
         String last = l.layerNorm("text_model.final_layer_norm", h, eps);
         g.opNamed("text_model", "last_hidden_state", "Identity", List.of(last));

@@ -142,6 +142,19 @@ final class Layers {
         return linear(p + "." + out, o);
     }
 
+    /**
+     * transformers' {@code CLIPEncoderLayer} (text and vision towers): pre-norm self-attention with
+     * the query scaled, an optional additive mask, then the MLP with quick_gelu or gelu; both residual.
+     */
+    String clipEncoderLayer(String p, String h, int heads, long headDim, boolean quickGelu, double eps, String mask) {
+        String n = layerNorm(p + ".layer_norm1", h, eps);
+        h = g.op(p, "Add", h, attention(p + ".self_attn", n, n, heads, headDim, "q_proj", "k_proj", "v_proj", "out_proj", true, mask));
+        n = layerNorm(p + ".layer_norm2", h, eps);
+        String m = linear(p + ".mlp.fc1", n);
+        m = quickGelu ? quickGelu(p + ".mlp.activation_fn", m) : gelu(p + ".mlp.activation_fn", m);
+        return g.op(p, "Add", h, linear(p + ".mlp.fc2", m));
+    }
+
     /** [B, C, H, W] → [B, H·W, C]. */
     String toTokens(String p, String x, long channels) {
         return g.op(p, "Transpose", List.of(g.op(p, "Reshape", x, g.ints(p, 0, channels, -1))), Attr.ints("perm", 0, 2, 1));

@@ -26,8 +26,8 @@ import org.cyclediffusion.core.config.ModelFolder;
  * weights, in plain Java: no Python, no download. The graphs are built from the configs, not
  * traced, and compute what the PyTorch modules compute in float32.
  *
- * <p>The safety checker is not exported: the written {@code model_index.json} declares none, so a
- * pipeline on the export warns (when the source requires one) that outputs are unchecked.
+ * <p>The safety checker, when the source has one, is written as diffusers' ONNX export script
+ * writes it ({@code safety_checker/model.onnx}, the traced {@code forward_onnx}; optimum exports none).
  *
  * <p>The folder appears complete or not at all: it is written beside the target and renamed into place.
  */
@@ -52,12 +52,18 @@ public final class OnnxExporter {
             component(folder, "unet", "diffusion_pytorch_model.safetensors", staging.resolve("unet"), UNetGraph::build, progress);
             component(folder, "vae", "diffusion_pytorch_model.safetensors", staging.resolve("vae_encoder"), VaeGraphs::encoder, progress);
             component(folder, "vae", "diffusion_pytorch_model.safetensors", staging.resolve("vae_decoder"), VaeGraphs::decoder, progress);
+            boolean checker = folder.declared("safety_checker").isPresent() && folder.hasWeights("safety_checker", "model.safetensors");
+            if (checker) {
+                component(folder, "safety_checker", "model.safetensors", staging.resolve("safety_checker"), SafetyCheckerGraph::build, progress);
+                // diffusers' OnnxRuntimeModel folder holds model.onnx only
+                Files.delete(staging.resolve("safety_checker").resolve("config.json"));
+            }
             for (String c : COPIED) {
                 if (Files.isDirectory(source.resolve(c))) {
                     copyDirectory(source.resolve(c), staging.resolve(c));
                 }
             }
-            writeModelIndex(folder, staging.resolve("model_index.json"));
+            writeModelIndex(folder, staging.resolve("model_index.json"), checker);
             Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             deleteQuietly(staging);
@@ -81,12 +87,15 @@ public final class OnnxExporter {
         }
     }
 
-    /** The source's model_index.json with the ONNX entries optimum writes; the safety checker, not exported, is declared absent. */
-    private static void writeModelIndex(ModelFolder folder, Path file) throws IOException {
+    /**
+     * The source's model_index.json with the ONNX entries optimum writes, and the safety checker as
+     * diffusers' ONNX pipeline declares it ({@code OnnxRuntimeModel}), or absent when the source has none.
+     */
+    private static void writeModelIndex(ModelFolder folder, Path file, boolean checker) throws IOException {
         ObjectNode index = folder.modelIndex().node().deepCopy();
-        ArrayNode none = JSON.createArrayNode().addNull().addNull();
         index.remove("vae");
-        index.set("safety_checker", none);
+        index.set("safety_checker", checker ? JSON.createArrayNode().add("diffusers").add("OnnxRuntimeModel")
+                : JSON.createArrayNode().addNull().addNull());
         Function<String, ArrayNode> ort = cls -> JSON.createArrayNode().add("optimum").add(cls);
         index.set("text_encoder", ort.apply("ORTModelTextEncoder"));
         index.set("unet", ort.apply("ORTModelUnet"));

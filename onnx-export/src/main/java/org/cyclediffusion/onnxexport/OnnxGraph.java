@@ -158,6 +158,12 @@ final class OnnxGraph {
         return constant(prefix, FLOAT, dims, b.flip());
     }
 
+    /** An int64 scalar (rank 0), e.g. the index of a Gather that drops its axis. */
+    String longScalar(String prefix, long value) {
+        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value);
+        return constant(prefix, INT64, new long[0], b.flip());
+    }
+
     String scalar(String prefix, float value) {
         return floats(prefix, new long[0], value);
     }

@@ -25,12 +25,6 @@ class ExportedConformanceTest extends BackendConformanceSuite {
         return List.of("tiny-sd", "tiny-sd2");
     }
 
-    /** The safety checker is not exported (OnnxExporter says so). */
-    @Override
-    protected boolean providesSafetyModel(String fixtureModel) {
-        return false;
-    }
-
     /** The ONNX backend checks latent sizes against the UNet's down-sampling before it runs an export (any export). */
     @Override
     protected Optional<String> latentSizeRestriction(String fixtureModel) {
