@@ -29,6 +29,9 @@ final class ExportOnnxCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (java.nio.file.Files.exists(output)) {
+            throw new Errors.UsageException("--output " + output + ": already exists; give a new folder");
+        }
         long start = System.nanoTime();
         var err = spec.commandLine().getErr();
         RandomModels.exportOnnx(model, output, err);
