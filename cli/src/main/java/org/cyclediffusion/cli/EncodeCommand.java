@@ -98,7 +98,7 @@ final class EncodeCommand implements Callable<Integer> {
             });
         }
         // The checker judges images; a code has none, but the folder's declaration is honoured as for every load.
-        PipelineLoader.Options options = model.options(scheduler, true);
+        PipelineLoader.Options options = ModelOptions.oneShot(model.options(scheduler, true));
         try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(model.resolve(options, spec.commandLine().getErr()), options)) {
             LatentCode code = pipeline.encode(request.build());
             ObjectNode parameters = code.parameters();
