@@ -139,11 +139,13 @@ class ResidentWeightsTest {
             assertTrue(half <= total / 2 + MIB && half >= total / 2 - MIB, "two of four tensors resident: " + half / MIB + " MiB");
 
             long rssBefore = vmRssBytes();
+            long t0 = System.nanoTime();
             w.releaseResident(n -> true);
+            double releaseMs = (System.nanoTime() - t0) / 1e6;
             long rssAfter = vmRssBytes();
             long left = residentBytesOf(file);
-            System.out.printf(Locale.ROOT, "release: file resident %d -> %d -> %d MiB; VmRSS %d -> %d MiB%n", resident / MIB, half / MIB,
-                    left / MIB, rssBefore / MIB, rssAfter / MIB);
+            System.out.printf(Locale.ROOT, "release: file resident %d -> %d -> %d MiB; VmRSS %d -> %d MiB; releasing %d MiB took %.1f ms%n",
+                    resident / MIB, half / MIB, left / MIB, rssBefore / MIB, rssAfter / MIB, half / MIB, releaseMs);
             assertTrue(left <= MIB, "nothing of the file stays resident: " + left / MIB + " MiB");
             assertTrue(rssBefore - rssAfter >= half * 0.9, "the process's RSS falls by what was released: " + (rssBefore - rssAfter) / MIB
                     + " MiB of " + half / MIB);
