@@ -60,6 +60,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
     private final VaeImageProcessor imageProcessor;
     private final AutoCloseable owned;
     private final WeightResidency weightResidency;
+    /** Loaded by {@link PipelineLoader#loadEncoder}: without its checker, so it makes no images. */
+    private final boolean encoderOnly;
 
     /**
      * One model for both chains.
@@ -92,6 +94,11 @@ public class CycleDiffusionPipeline implements AutoCloseable {
      */
     public CycleDiffusionPipeline(DiffusionModel source, DiffusionModel target, SafetyChecker safetyChecker, AutoCloseable owned,
             WeightResidency weightResidency) {
+        this(source, target, safetyChecker, owned, weightResidency, false);
+    }
+
+    private CycleDiffusionPipeline(DiffusionModel source, DiffusionModel target, SafetyChecker safetyChecker, AutoCloseable owned,
+            WeightResidency weightResidency, boolean encoderOnly) {
         this.weightResidency = weightResidency == null ? WeightResidency.KEEP : weightResidency;
         this.source = Objects.requireNonNull(source, "source");
         this.target = target == null ? source : target;
@@ -104,6 +111,20 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         this.safetyChecker = safetyChecker;
         this.imageProcessor = new VaeImageProcessor(source.models().vae().scaleFactor());
         this.owned = owned;
+        this.encoderOnly = encoderOnly;
+    }
+
+    /** A pipeline for {@link #encode} alone ({@link PipelineLoader#loadEncoder}): edit and decode refuse to run. */
+    static CycleDiffusionPipeline encoderOnly(DiffusionModel model, AutoCloseable owned, WeightResidency weightResidency) {
+        return new CycleDiffusionPipeline(model, null, null, owned, weightResidency, true);
+    }
+
+    /** Images come out of edit and decode only where the loader opened the checker the folder declares. */
+    private void requireImageOutput(String call) {
+        if (encoderOnly) {
+            throw new IllegalStateException(call + ": this pipeline was loaded to encode only (PipelineLoader.loadEncoder), without its"
+                    + " safety checker; load it with PipelineLoader.load to " + call);
+        }
     }
 
     /**
@@ -172,6 +193,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
      * with all branches stacked ([src_uncond, tgt_uncond, src_cond, tgt_cond]), diffusers' batch.
      */
     public EditResult edit(EditRequest request) {
+        requireImageOutput("edit");
         long t0 = System.nanoTime();
         Plan plan = Plan.of(request);
         EncodeRequest er = request.encodeRequest();
@@ -304,6 +326,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
      * sampler or noise schedule, with other timesteps, or in a latent space this model does not take.
      */
     public EditResult decode(LatentCode code, DecodeRequest request) {
+        requireImageOutput("decode");
         long t0 = System.nanoTime();
         Objects.requireNonNull(code, "code");
         Plan plan = Plan.of(request, code.rows());
