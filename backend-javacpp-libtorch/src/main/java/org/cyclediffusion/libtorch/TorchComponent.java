@@ -2,6 +2,7 @@ package org.cyclediffusion.libtorch;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.cyclediffusion.core.CycleDiffusionException;
 
@@ -36,6 +37,27 @@ abstract class TorchComponent implements AutoCloseable {
         if (closed) {
             throw new CycleDiffusionException("libtorch " + name + " (" + context + ") is closed");
         }
+    }
+
+    /**
+     * Drops the resident pages of this component's mapped weights whose names pass {@code names}
+     * ({@link TorchWeights#releaseResident}); the component stays usable. Not under this component's
+     * lock: a pass running meanwhile only faults the pages in again.
+     *
+     * @return the bytes of mapping advised
+     */
+    final long releaseResidentWeights(Predicate<String> names) {
+        long bytes = 0;
+        for (AutoCloseable r : resources) {
+            if (r instanceof TorchWeights w) {
+                bytes += w.releaseResident(names);
+            }
+        }
+        return bytes;
+    }
+
+    final String name() {
+        return name;
     }
 
     @Override

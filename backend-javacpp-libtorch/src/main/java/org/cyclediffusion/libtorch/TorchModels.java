@@ -2,10 +2,13 @@ package org.cyclediffusion.libtorch;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Predicate;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.spi.DType;
+import org.cyclediffusion.core.spi.EditPhase;
 import org.cyclediffusion.core.spi.Models;
 import org.cyclediffusion.core.spi.SafetyModel;
 import org.cyclediffusion.core.spi.TextEncoder;
@@ -18,6 +21,8 @@ import org.cyclediffusion.core.spi.Vae;
  * with the checker switched off never reads its files.
  */
 final class TorchModels implements Models {
+    private static final System.Logger LOG = System.getLogger(TorchModels.class.getName());
+
     private final ModelFolder folder;
     private final TorchContext context;
     private final TorchTextEncoder textEncoder;
@@ -85,6 +90,40 @@ final class TorchModels implements Models {
                     : Optional.empty();
         }
         return safety;
+    }
+
+    /**
+     * Float32 weights on the CPU are views of their files' mappings: their resident pages are
+     * dropped (see {@link ResidentPages}); copied weights (other dtypes, CUDA) are kept.
+     */
+    @Override
+    public void releaseResidentWeights(EditPhase phase) {
+        TorchComponent component;
+        Predicate<String> names = name -> true;
+        switch (phase) {
+            case ENCODING_PROMPT -> component = textEncoder;
+            case ENCODING_IMAGE -> {
+                component = vae;
+                names = TorchVae::isEncoderWeight;
+            }
+            case DENOISING -> component = unet;
+            case DECODING -> {
+                component = vae;
+                names = TorchVae::isDecoderWeight;
+            }
+            case SAFETY_CHECK -> component = loadedSafetyEmbedder();
+            default -> throw new AssertionError(phase);
+        }
+        if (component != null) {
+            long bytes = component.releaseResidentWeights(names);
+            LOG.log(System.Logger.Level.DEBUG, () -> String.format(Locale.ROOT, "after %s: released the resident pages of %.1f MiB of %s weights",
+                    phase.description(), bytes / 1048576.0, component.name()));
+        }
+    }
+
+    /** The safety checker's network if it was loaded (null otherwise: releasing it must not load it). */
+    private synchronized TorchComponent loadedSafetyEmbedder() {
+        return safety != null && !closed && safety.orElse(null) instanceof TorchSafetyEmbedder e ? e : null;
     }
 
     @Override

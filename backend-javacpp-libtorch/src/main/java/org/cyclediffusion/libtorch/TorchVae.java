@@ -40,6 +40,16 @@ final class TorchVae extends TorchComponent implements Vae {
         }
     }
 
+    /** The weights {@link #encode} runs: {@code encoder.*} and {@code quant_conv.*}. */
+    static boolean isEncoderWeight(String name) {
+        return name.startsWith("encoder.") || name.startsWith("quant_conv.");
+    }
+
+    /** The weights {@link #decode} runs: {@code decoder.*} and {@code post_quant_conv.*}. */
+    static boolean isDecoderWeight(String name) {
+        return name.startsWith("decoder.") || name.startsWith("post_quant_conv.");
+    }
+
     @Override
     public LatentDistribution encode(FloatTensor pixels) {
         check(pixels, model.config().inChannels(), "pixels");

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.PointerScope;
@@ -48,11 +49,11 @@ final class TorchWeights implements AutoCloseable {
 
     private final Path file;
     private final Map<String, Tensor> tensors;
-    /** Mappings that are the storage of tensors above; unmapped after the tensors are released. */
-    private final List<ByteBuffer> mappings;
+    /** Mappings that are the storage of tensors above, by tensor name; unmapped after the tensors are released. */
+    private final Map<String, ByteBuffer> mappings;
     private volatile boolean closed;
 
-    private TorchWeights(Path file, Map<String, Tensor> tensors, List<ByteBuffer> mappings) {
+    private TorchWeights(Path file, Map<String, Tensor> tensors, Map<String, ByteBuffer> mappings) {
         this.file = file;
         this.tensors = tensors;
         this.mappings = mappings;
@@ -98,7 +99,7 @@ final class TorchWeights implements AutoCloseable {
             check(file, found, expected, presentNotLoaded);
             boolean inPlaceAllowed = !context.device().isCuda() && dtype == ScalarType.Float && !Boolean.getBoolean(COPY_PROPERTY);
             Map<String, Tensor> out = new LinkedHashMap<>();
-            List<ByteBuffer> mappings = new ArrayList<>();
+            Map<String, ByteBuffer> mappings = new LinkedHashMap<>();
             try (PointerScope scope = new PointerScope()) {
                 for (String name : expected.keySet()) {
                     SafetensorsFile.TensorInfo info = stored.get(name);
@@ -113,7 +114,7 @@ final class TorchWeights implements AutoCloseable {
                     Tensor view = from_blob(new BytePointer(mapped), info.shape(), new TensorOptions(storedType));
                     if (inPlaceAllowed && storedType == ScalarType.Float && mapped.isDirect()) { // an empty tensor has no mapping
                         out.put(name, view.retainReference());
-                        mappings.add(mapped); // the tensor's storage: unmapped by close(), after the tensor is released
+                        mappings.put(name, mapped); // the tensor's storage: unmapped by close(), after the tensor is released
                     } else {
                         Tensor owned = view.to(context.torchDevice(), dtype, false, true, new MemoryFormatOptional());
                         out.put(name, owned.retainReference());
@@ -123,7 +124,7 @@ final class TorchWeights implements AutoCloseable {
                 }
             } catch (RuntimeException e) {
                 out.values().forEach(Tensor::releaseReference);
-                mappings.forEach(Mappings::unmap);
+                mappings.values().forEach(Mappings::unmap);
                 if (e instanceof CycleDiffusionException) {
                     throw e;
                 }
@@ -151,7 +152,7 @@ final class TorchWeights implements AutoCloseable {
             handle.retainReference();
             out.put(name, handle);
         }
-        return new TorchWeights(source, Collections.unmodifiableMap(out), List.of());
+        return new TorchWeights(source, Collections.unmodifiableMap(out), Map.of());
     }
 
     /**
@@ -214,13 +215,35 @@ final class TorchWeights implements AutoCloseable {
         return tensors;
     }
 
+    /**
+     * Drops the resident pages of the mapped weights whose names pass {@code names} (see
+     * {@link ResidentPages}); the tensors stay valid and read the same bytes when next used. Copied
+     * weights (another dtype or device, or {@value #COPY_PROPERTY}) have no file behind them and are
+     * kept. Under the lock of {@link #close()}: a range is never advised after it was unmapped, when
+     * the addresses may already belong to other memory.
+     *
+     * @return the bytes of mapping advised (0 when closed, copied, or not possible on this platform)
+     */
+    synchronized long releaseResident(Predicate<String> names) {
+        if (closed) {
+            return 0;
+        }
+        long bytes = 0;
+        for (Map.Entry<String, ByteBuffer> e : mappings.entrySet()) {
+            if (names.test(e.getKey())) {
+                bytes += ResidentPages.release(e.getValue());
+            }
+        }
+        return bytes;
+    }
+
     @Override
     public synchronized void close() {
         if (!closed) {
             closed = true;
             tensors.values().forEach(Tensor::releaseReference);
             // Every network has closed its own handles first (TorchComponent closes in reverse order), so no tensor views the pages.
-            mappings.forEach(Mappings::unmap);
+            mappings.values().forEach(Mappings::unmap);
         }
     }
 }

@@ -210,7 +210,8 @@ final class BenchCommand implements Callable<Integer> {
         DType dt = c.dtype() == null ? null : Errors.flagValue(() -> DType.parse(c.dtype()), "--config " + c.name() + " dtype");
         ProcessMemory.resetPeak(); // in a shared JVM, the peak of this configuration only (as far as freed memory allows)
         long t0 = System.nanoTime();
-        PipelineLoader.Options o = new PipelineLoader.Options(c.model(), c.backend(), dev, dt, !noSafetyChecker);
+        // As edit runs it (one-shot: each network's weights released after use), unless -Dcyclediffusion.weightResidency=keep.
+        PipelineLoader.Options o = ModelOptions.oneShot(new PipelineLoader.Options(c.model(), c.backend(), dev, dt, !noSafetyChecker));
         try (CycleDiffusionPipeline p = new PipelineLoader().load(o)) {
             double loadMs = (System.nanoTime() - t0) / 1e6;
             long rssAfterLoad = ProcessMemory.rssKb();
@@ -233,7 +234,8 @@ final class BenchCommand implements Callable<Integer> {
                 int k = i;
                 step[i] = median(timings, t -> t.stepsMillis()[k]);
             }
-            return new BenchResult(c.name(), p.models().description(), img.width(), loadMs, rssAfterLoad, ProcessMemory.peakRssKb(),
+            String description = p.models().description() + ", weights " + p.weightResidency().name().toLowerCase(Locale.ROOT);
+            return new BenchResult(c.name(), description, img.width(), loadMs, rssAfterLoad, ProcessMemory.peakRssKb(),
                     median(timings, Timings::promptMillis), median(timings, Timings::encodeMillis), step, median(timings, Timings::decodeMillis),
                     median(timings, Timings::safetyMillis), median(timings, Timings::totalMillis),
                     median(timings, t -> t.schedulerMillis() / java.util.Arrays.stream(t.stepsMillis()).sum()));

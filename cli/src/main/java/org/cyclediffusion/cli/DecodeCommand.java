@@ -90,7 +90,7 @@ final class DecodeCommand implements Callable<Integer> {
                         progress.step(i, n, t);
                         return !interrupts.cancelled();
                     }).build();
-            PipelineLoader.Options options = model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker);
+            PipelineLoader.Options options = ModelOptions.oneShot(model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker));
             interrupts.phase("loading the model");
             try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(model.resolve(options, err), options)) {
                 interrupts.check();

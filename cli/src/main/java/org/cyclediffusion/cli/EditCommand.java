@@ -118,8 +118,8 @@ final class EditCommand implements Callable<Integer> {
             OutputTarget target = outputOptions.plan(rows * Math.max(1, sourceHalf.numImages), sourceHalf.images, "input image");
             ModelFolder folder = modelOptions.source.resolve(modelOptions.backend, !noSafetyChecker, err, quiet);
             PipelineLoader loader = new PipelineLoader(Registry.discover());
-            PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), modelOptions.backend, dev, requestedDType, !noSafetyChecker,
-                    null, sourceHalf.scheduler);
+            PipelineLoader.Options options = ModelOptions.oneShot(new PipelineLoader.Options(folder.root(), modelOptions.backend, dev, requestedDType,
+                    !noSafetyChecker, null, sourceHalf.scheduler));
             BackendProvider provider = loader.backend(folder, options);
             DType dt = requestedDType != null ? requestedDType : provider.defaultDType(folder, dev);
             List<RgbImage> inputs = readImages(err, progress);

@@ -68,7 +68,7 @@ final class EncodeCommand implements Callable<Integer> {
                     .numImagesPerPrompt(sourceHalf.numImages).eta(sourceHalf.eta).seed(sourceHalf.seed()).clipSkip(sourceHalf.clipSkip)
                     .listener(EditCommand.listener(progress, err, interrupts)).build();
             // A code holds no image, so the safety checker is neither fetched nor loaded (nor warned about).
-            PipelineLoader.Options options = model.options(sourceHalf.scheduler, false);
+            PipelineLoader.Options options = ModelOptions.oneShot(model.options(sourceHalf.scheduler, false));
             ModelFolder folder = model.resolve(options, err);
             sourceHalf.printDrawnSeed(err, quiet);
             interrupts.phase("loading the model");

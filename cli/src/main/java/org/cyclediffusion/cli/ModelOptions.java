@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
+import org.cyclediffusion.core.pipeline.WeightResidency;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
 import picocli.CommandLine;
@@ -11,6 +12,9 @@ import picocli.CommandLine.Option;
 
 /** The flags that choose a model and how it runs, shared by edit, encode, decode, batch and serve. */
 final class ModelOptions {
+    /** System property overriding the weight residency of one-shot commands: keep or release_after_use. */
+    static final String WEIGHT_RESIDENCY_PROPERTY = "cyclediffusion.weightResidency";
+
     @CommandLine.Mixin
     ModelSource source;
 
@@ -29,6 +33,23 @@ final class ModelOptions {
     /** The loader options for these flags, with a sampler class (null: the folder's) and the checker on or off. */
     PipelineLoader.Options options(String scheduler, boolean safetyChecker) {
         return new PipelineLoader.Options(Path.of(source.model), backend, device(), dtype(), safetyChecker, null, scheduler);
+    }
+
+    /**
+     * {@code options} as a one-shot command ({@code edit}, {@code encode}, {@code decode}, and
+     * {@code bench}, which measures {@code edit}) runs them: each network's weights leave memory after
+     * their last use ({@link WeightResidency#RELEASE_AFTER_USE}), since the process ends after one run.
+     * {@code -D}{@value #WEIGHT_RESIDENCY_PROPERTY}{@code =keep} keeps them (to compare the two in a
+     * bench). {@code batch} and {@code serve} keep them: they run many edits on one load.
+     */
+    static PipelineLoader.Options oneShot(PipelineLoader.Options options) {
+        String value = System.getProperty(WEIGHT_RESIDENCY_PROPERTY, WeightResidency.RELEASE_AFTER_USE.name());
+        for (WeightResidency w : WeightResidency.values()) {
+            if (w.name().equalsIgnoreCase(value.trim().replace('-', '_'))) {
+                return options.withWeightResidency(w);
+            }
+        }
+        throw new Errors.UsageException("-D" + WEIGHT_RESIDENCY_PROPERTY + "=" + value + ": expected keep or release_after_use");
     }
 
     /** {@code --device}, parsed. */

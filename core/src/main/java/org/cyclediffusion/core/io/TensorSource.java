@@ -20,7 +20,12 @@ public interface TensorSource extends AutoCloseable {
     /** One tensor's entry, failing with the file and a few of the names it has. */
     SafetensorsFile.TensorInfo info(String name);
 
-    /** The tensor's raw little-endian bytes, memory-mapped (valid after {@link #close()}). */
+    /**
+     * The tensor's raw little-endian bytes, memory-mapped read-only from {@link #path()} (valid after
+     * {@link #close()}). It must be a mapping of the file, not a copy in other memory: a backend may
+     * drop the mapping's resident pages to have them read from the file again (the LibTorch
+     * backend's release of weights after use), which would zero a copy.
+     */
     ByteBuffer buffer(String name);
 
     /** What the tensors are, for messages: the path, or the path and the part of it that is seen. */

@@ -59,6 +59,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
     private final SafetyChecker safetyChecker;
     private final VaeImageProcessor imageProcessor;
     private final AutoCloseable owned;
+    private final WeightResidency weightResidency;
     /** Loaded by {@link PipelineLoader#loadEncoder}: without its checker, so it makes no images. */
     private final boolean encoderOnly;
 
@@ -83,11 +84,22 @@ public class CycleDiffusionPipeline implements AutoCloseable {
      * @throws ConfigException when the source sampler cannot encode, or A and B do not share a latent space and noise schedule
      */
     public CycleDiffusionPipeline(DiffusionModel source, DiffusionModel target, SafetyChecker safetyChecker, AutoCloseable owned) {
-        this(source, target, safetyChecker, owned, false);
+        this(source, target, safetyChecker, owned, WeightResidency.KEEP);
+    }
+
+    /**
+     * As {@link #CycleDiffusionPipeline(DiffusionModel, DiffusionModel, SafetyChecker, AutoCloseable)}, with a
+     * weight residency policy: {@link WeightResidency#RELEASE_AFTER_USE} tells the models' backends after each
+     * network's last use in a run that its weights may leave memory (one-shot use); null is {@link WeightResidency#KEEP}.
+     */
+    public CycleDiffusionPipeline(DiffusionModel source, DiffusionModel target, SafetyChecker safetyChecker, AutoCloseable owned,
+            WeightResidency weightResidency) {
+        this(source, target, safetyChecker, owned, weightResidency, false);
     }
 
     private CycleDiffusionPipeline(DiffusionModel source, DiffusionModel target, SafetyChecker safetyChecker, AutoCloseable owned,
-            boolean encoderOnly) {
+            WeightResidency weightResidency, boolean encoderOnly) {
+        this.weightResidency = weightResidency == null ? WeightResidency.KEEP : weightResidency;
         this.source = Objects.requireNonNull(source, "source");
         this.target = target == null ? source : target;
         this.encoding = source.scheduler().dpmEncoding().orElseThrow(() -> new ConfigException("scheduler " + source.scheduler().className()
@@ -103,8 +115,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
     }
 
     /** A pipeline for {@link #encode} alone ({@link PipelineLoader#loadEncoder}): edit and decode refuse to run. */
-    static CycleDiffusionPipeline encoderOnly(DiffusionModel model, AutoCloseable owned) {
-        return new CycleDiffusionPipeline(model, null, null, owned, true);
+    static CycleDiffusionPipeline encoderOnly(DiffusionModel model, AutoCloseable owned, WeightResidency weightResidency) {
+        return new CycleDiffusionPipeline(model, null, null, owned, weightResidency, true);
     }
 
     /** Images come out of edit and decode only where the loader opened the checker the folder declares. */
@@ -171,6 +183,10 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         return imageProcessor;
     }
 
+    public WeightResidency weightResidency() {
+        return weightResidency;
+    }
+
     /**
      * Runs one edit: {@code decode(encode(r.encodeRequest()), r.decodeRequest())}, with both chains in
      * step. Every parameter is validated before any model runs. One model: one UNet call per step
@@ -195,6 +211,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         long tp = System.nanoTime();
         Embeddings src = sourceEmbeddings(plan, er);
         Embeddings tgt = targetEmbeddings(plan, dr, request.numImagesPerPrompt(), src);
+        releaseAfter(EditPhase.ENCODING_PROMPT, source, target);
         double promptMillis = millisSince(tp);
 
         int[] timesteps = schedule(encoder, er);
@@ -203,6 +220,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         long te = System.nanoTime();
         NoiseSource noise = noise(er);
         SourceChain sourceChain = startSourceChain(encoder, in, plan, er, timesteps[0], noise);
+        releaseAfter(EditPhase.ENCODING_IMAGE, source);
         TargetChain targetChain = new TargetChain(targetScheduler, sourceChain.latents());
         double encodeMillis = millisSince(te);
 
@@ -253,6 +271,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
                 progress(request.listener(), request.callbackSteps(), i, timesteps.length, t, targetChain.latents());
             }
         }
+        releaseAfter(EditPhase.DENOISING, source, target);
         return finish(targetChain.latents(), request.outputType(), obs, request.listener(), promptMillis, encodeMillis, stepMillis,
                 schedulerMillis, t0);
     }
@@ -269,8 +288,10 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         phase(request.listener(), EditPhase.ENCODING_PROMPT);
         warnTruncated(request.listener(), source, plan.sourcePrompts());
         Embeddings src = sourceEmbeddings(plan, request);
+        releaseAfter(EditPhase.ENCODING_PROMPT, source);
         int[] timesteps = schedule(encoder, request);
         SourceChain chain = startSourceChain(encoder, in, plan, request, timesteps[0], noise(request));
+        releaseAfter(EditPhase.ENCODING_IMAGE, source);
         FloatTensor start = chain.latents();
         int batch = start.dim(0);
         boolean guided = plan.guided();
@@ -289,6 +310,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
                 progress(request.listener(), request.callbackSteps(), i, timesteps.length, t, chain.latents());
             }
         }
+        releaseAfter(EditPhase.DENOISING, source);
         int[] noiseShape = new int[5];
         noiseShape[0] = timesteps.length;
         System.arraycopy(start.shape(), 0, noiseShape, 1, 4);
@@ -315,6 +337,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         warnTruncated(request.listener(), target, plan.prompts());
         long tp = System.nanoTime();
         Embeddings tgt = targetEmbeddings(plan, request, code.numImagesPerPrompt(), null);
+        releaseAfter(EditPhase.ENCODING_PROMPT, target);
         double promptMillis = millisSince(tp);
         int[] timesteps = code.timesteps();
         TargetChain chain = new TargetChain(scheduler, code.startLatents());
@@ -341,6 +364,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
                 progress(request.listener(), request.callbackSteps(), i, timesteps.length, t, chain.latents());
             }
         }
+        releaseAfter(EditPhase.DENOISING, target);
         return finish(chain.latents(), request.outputType(), obs, request.listener(), promptMillis, 0, stepMillis, schedulerMillis, t0);
     }
 
@@ -507,6 +531,16 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         return new SourceChain(encoder, clean, start, noise);
     }
 
+    /**
+     * Under {@link WeightResidency#RELEASE_AFTER_USE}: the networks {@code phase} ran are done for this
+     * run, so each model's backend may drop their weights from memory (each model once).
+     */
+    private void releaseAfter(EditPhase phase, DiffusionModel... models) {
+        if (weightResidency == WeightResidency.RELEASE_AFTER_USE) {
+            Arrays.stream(models).distinct().forEach(m -> m.models().releaseResidentWeights(phase));
+        }
+    }
+
     /** Tells the listener a phase begins; it may cancel before the phase runs any network. */
     private static void phase(ProgressListener listener, EditPhase phase) {
         if (listener != null && !listener.onPhase(phase)) {
@@ -564,6 +598,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         FloatTensor decodeInput = divide(latents, source.models().vae().scalingFactor());
         obs.tensor("vae_decode_input", decodeInput);
         FloatTensor decoded = source.models().vae().decode(decodeInput);
+        releaseAfter(EditPhase.DECODING, source);
         obs.tensor("decoded", decoded);
         double decodeMillis = millisSince(td);
         long tsafe = System.nanoTime();
@@ -574,6 +609,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         if (safetyChecker != null) {
             phase(listener, EditPhase.SAFETY_CHECK);
             List<SafetyVerdict> v = safetyChecker.check(decoded);
+            releaseAfter(EditPhase.SAFETY_CHECK, target);
             verdicts = Optional.of(v);
             decoded = decoded.copy();
             int per = decoded.rowSize();

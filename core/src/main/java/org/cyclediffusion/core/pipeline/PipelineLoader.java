@@ -42,17 +42,25 @@ public final class PipelineLoader {
     }
 
     /**
-     * @param backend       backend name, or null to pick the one whose files are in each folder
-     * @param dtype         null for the backend's default on that device
-     * @param safetyChecker false turns the checker off (with a warning) even when the folder declares one
-     * @param targetModel   model B for unpaired translation: the target chain runs on it (its text
-     *                      encoder, its UNet) and its safety checker checks the output; null for a one-model pipeline
-     * @param scheduler     a registered {@code _class_name} to sample with instead of the folders' own, built
-     *                      from their scheduler configs as diffusers' {@code from_config}; null for the folders' own
+     * @param backend         backend name, or null to pick the one whose files are in each folder
+     * @param dtype           null for the backend's default on that device
+     * @param safetyChecker   false turns the checker off (with a warning) even when the folder declares one
+     * @param targetModel     model B for unpaired translation: the target chain runs on it (its text
+     *                        encoder, its UNet) and its safety checker checks the output; null for a one-model pipeline
+     * @param scheduler       a registered {@code _class_name} to sample with instead of the folders' own, built
+     *                        from their scheduler configs as diffusers' {@code from_config}; null for the folders' own
+     * @param weightResidency whether the pipeline keeps weights resident between runs ({@link WeightResidency#KEEP},
+     *                        also for null) or releases each network's after its last use in a run (one-shot commands)
      */
-    public record Options(Path model, String backend, Device device, DType dtype, boolean safetyChecker, Path targetModel, String scheduler) {
+    public record Options(Path model, String backend, Device device, DType dtype, boolean safetyChecker, Path targetModel, String scheduler,
+            WeightResidency weightResidency) {
         public Options {
             device = device == null ? Device.CPU : device;
+            weightResidency = weightResidency == null ? WeightResidency.KEEP : weightResidency;
+        }
+
+        public Options(Path model, String backend, Device device, DType dtype, boolean safetyChecker, Path targetModel, String scheduler) {
+            this(model, backend, device, dtype, safetyChecker, targetModel, scheduler, WeightResidency.KEEP);
         }
 
         public Options(Path model, String backend, Device device, DType dtype, boolean safetyChecker) {
@@ -64,27 +72,31 @@ public final class PipelineLoader {
         }
 
         public Options withBackend(String b) {
-            return new Options(model, b, device, dtype, safetyChecker, targetModel, scheduler);
+            return new Options(model, b, device, dtype, safetyChecker, targetModel, scheduler, weightResidency);
         }
 
         public Options withDevice(Device d) {
-            return new Options(model, backend, d, dtype, safetyChecker, targetModel, scheduler);
+            return new Options(model, backend, d, dtype, safetyChecker, targetModel, scheduler, weightResidency);
         }
 
         public Options withDType(DType d) {
-            return new Options(model, backend, device, d, safetyChecker, targetModel, scheduler);
+            return new Options(model, backend, device, d, safetyChecker, targetModel, scheduler, weightResidency);
         }
 
         public Options withSafetyChecker(boolean on) {
-            return new Options(model, backend, device, dtype, on, targetModel, scheduler);
+            return new Options(model, backend, device, dtype, on, targetModel, scheduler, weightResidency);
         }
 
         public Options withTargetModel(Path b) {
-            return new Options(model, backend, device, dtype, safetyChecker, b, scheduler);
+            return new Options(model, backend, device, dtype, safetyChecker, b, scheduler, weightResidency);
         }
 
         public Options withScheduler(String className) {
-            return new Options(model, backend, device, dtype, safetyChecker, targetModel, className);
+            return new Options(model, backend, device, dtype, safetyChecker, targetModel, className, weightResidency);
+        }
+
+        public Options withWeightResidency(WeightResidency w) {
+            return new Options(model, backend, device, dtype, safetyChecker, targetModel, scheduler, w);
         }
     }
 
@@ -150,7 +162,7 @@ public final class PipelineLoader {
     public CycleDiffusionPipeline loadEncoder(ModelFolder folder, Options options) {
         Loaded a = open(folder, options, false);
         try {
-            return CycleDiffusionPipeline.encoderOnly(a.model(), a);
+            return CycleDiffusionPipeline.encoderOnly(a.model(), a, options.weightResidency());
         } catch (RuntimeException e) {
             throw closeAfter(e, a);
         }
@@ -173,7 +185,8 @@ public final class PipelineLoader {
                     }
                 }
             };
-            return new CycleDiffusionPipeline(a.model(), b == null ? null : b.model(), b == null ? a.checker() : b.checker(), owned);
+            return new CycleDiffusionPipeline(a.model(), b == null ? null : b.model(), b == null ? a.checker() : b.checker(), owned,
+                    options.weightResidency());
         } catch (RuntimeException e) {
             throw closeAfter(e, b, a);
         }

@@ -1,8 +1,12 @@
 package org.cyclediffusion.core.testing.fakes;
 
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.cyclediffusion.core.spi.Conditioning;
+import org.cyclediffusion.core.spi.EditPhase;
 import org.cyclediffusion.core.spi.LatentDistribution;
 import org.cyclediffusion.core.spi.Models;
 import org.cyclediffusion.core.spi.SafetyModel;
@@ -20,11 +24,17 @@ public final class FakeModels implements Models {
     public final AtomicInteger unetCalls = new AtomicInteger();
     public final AtomicInteger openConditionings = new AtomicInteger();
     public volatile int lastUnetBatch;
+    /**
+     * Every network pass ({@code text}, {@code vae.encode}, {@code unet}, {@code vae.decode}) and every
+     * {@link #releaseResidentWeights} ({@code release PHASE}) in order, for tests of when weights are released.
+     */
+    public final List<String> events = Collections.synchronizedList(new ArrayList<>());
     private boolean closed;
 
     private final TextEncoder textEncoder = new TextEncoder() {
         @Override
         public FloatTensor encode(long[][] ids, int clipSkip) {
+            events.add("text");
             int b = ids.length;
             int len = ids[0].length;
             float[] out = new float[b * len * HIDDEN];
@@ -88,6 +98,7 @@ public final class FakeModels implements Models {
                 throw new IllegalArgumentException("batch " + latents.dim(0) + " vs conditioning " + c.batch());
             }
             unetCalls.incrementAndGet();
+            events.add("unet");
             lastUnetBatch = latents.dim(0);
             int b = latents.dim(0);
             int ch = latents.dim(1);
@@ -119,6 +130,7 @@ public final class FakeModels implements Models {
     private final Vae vae = new Vae() {
         @Override
         public LatentDistribution encode(FloatTensor pixels) {
+            events.add("vae.encode");
             int b = pixels.dim(0);
             int h = pixels.dim(2) / 8;
             int w = pixels.dim(3) / 8;
@@ -148,6 +160,7 @@ public final class FakeModels implements Models {
 
         @Override
         public FloatTensor decode(FloatTensor latents) {
+            events.add("vae.decode");
             int b = latents.dim(0);
             int h = latents.dim(2);
             int w = latents.dim(3);
@@ -197,6 +210,11 @@ public final class FakeModels implements Models {
     @Override
     public Optional<SafetyModel> safetyModel() {
         return Optional.empty();
+    }
+
+    @Override
+    public void releaseResidentWeights(EditPhase phase) {
+        events.add("release " + phase);
     }
 
     @Override
