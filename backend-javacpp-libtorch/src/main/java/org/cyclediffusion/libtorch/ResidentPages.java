@@ -5,7 +5,12 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Drops the pages of a read-only file mapping from this process's resident set while keeping the
@@ -73,6 +78,13 @@ final class ResidentPages {
         long address = Pointer.nativeValue(Native.getDirectBufferPointer(mapping));
         long start = address - Math.floorMod(address, PAGE_SIZE);
         long end = Math.floorDiv(address + mapping.capacity() + PAGE_SIZE - 1, PAGE_SIZE) * PAGE_SIZE;
+        if (!fileBacked(start, end)) {
+            // A read-only direct buffer is not proof of a file mapping (a read-only view of
+            // allocateDirect memory is one too), and MADV_DONTNEED would zero anonymous pages.
+            LOG.log(System.Logger.Level.DEBUG, "not a file mapping, left resident: " + (end - start) + " bytes at 0x"
+                    + Long.toHexString(start));
+            return 0;
+        }
         try {
             LibC.madvise(new Pointer(start), new NativeLong(end - start), MADV_DONTNEED);
             return end - start;
@@ -80,5 +92,35 @@ final class ResidentPages {
             LOG.log(System.Logger.Level.DEBUG, "madvise(MADV_DONTNEED) of " + (end - start) + " bytes failed: errno " + e.getErrorCode());
             return 0;
         }
+    }
+
+    /**
+     * Whether every page of [start, end) lies in a mapping of a file, as {@code /proc/self/maps}
+     * lists them ({@code start-end perms offset dev inode path}; inode 0 is anonymous memory).
+     */
+    static boolean fileBacked(long start, long end) {
+        List<String> maps;
+        try {
+            maps = Files.readAllLines(Path.of("/proc/self/maps"), StandardCharsets.ISO_8859_1);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        long covered = start;
+        for (String line : maps) {
+            String[] f = line.trim().split("\\s+", 6);
+            if (f.length < 6 || f[4].equals("0")) {
+                continue;
+            }
+            int dash = f[0].indexOf('-');
+            long from = Long.parseUnsignedLong(f[0], 0, dash, 16);
+            long to = Long.parseUnsignedLong(f[0], dash + 1, f[0].length(), 16);
+            if (from <= covered && covered < to) {
+                covered = to;
+                if (covered >= end) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 }

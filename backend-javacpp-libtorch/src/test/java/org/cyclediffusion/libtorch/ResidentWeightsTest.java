@@ -180,4 +180,17 @@ class ResidentWeightsTest {
             System.clearProperty(TorchWeights.COPY_PROPERTY);
         }
     }
+
+    /** Anonymous memory behind a read-only direct buffer is never advised: MADV_DONTNEED would zero it. */
+    @Test
+    void anAnonymousBufferIsLeftAlone() {
+        ByteBuffer anonymous = ByteBuffer.allocateDirect(8 << 20);
+        for (int i = 0; i < anonymous.capacity(); i++) {
+            anonymous.put(i, (byte) 7);
+        }
+        assertEquals(0, ResidentPages.release(anonymous.asReadOnlyBuffer()));
+        for (int i = 0; i < anonymous.capacity(); i += 4096) {
+            assertEquals(7, anonymous.get(i), "byte " + i);
+        }
+    }
 }
