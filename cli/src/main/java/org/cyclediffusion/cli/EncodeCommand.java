@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.image.ImageFiles;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
@@ -98,8 +99,10 @@ final class EncodeCommand implements Callable<Integer> {
             });
         }
         // The checker judges images; a code has none, but the folder's declaration is honoured as for every load.
-        PipelineLoader.Options options = model.options(scheduler, true);
-        try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(model.resolve(options, spec.commandLine().getErr()), options)) {
+        PipelineLoader.Options requested = model.options(scheduler, true);
+        ModelFolder folder = model.resolve(requested, spec.commandLine().getErr());
+        PipelineLoader.Options options = model.withAutoDType(requested, folder, spec.commandLine().getErr());
+        try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options)) {
             LatentCode code = pipeline.encode(request.build());
             ObjectNode parameters = code.parameters();
             ArrayNode names = parameters.putArray("images");
