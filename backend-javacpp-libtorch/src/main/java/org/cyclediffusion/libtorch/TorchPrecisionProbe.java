@@ -63,7 +63,7 @@ final class TorchPrecisionProbe implements PrecisionProbe {
             FloatTensor out = unet.predict(latents, TIMESTEP, c); // warm-up: first-call allocations and kernel selection
             double warmUp = (System.nanoTime() - w0) / 1e9;
             if (warmUp > giveUpSeconds) {
-                return new Trial(dtype, out, warmUp);
+                return new Trial(dtype, out, warmUp, true);
             }
             double best = Double.POSITIVE_INFINITY;
             for (int i = 0; i < repetitions; i++) {

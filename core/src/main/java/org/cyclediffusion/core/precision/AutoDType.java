@@ -38,7 +38,9 @@ import org.cyclediffusion.core.spi.PrecisionProbe.Trial;
  * bfloat16's rounding and rejects a broken kernel path. Among the qualifying ones, including
  * float32, the fastest wins, but a reduced precision must beat float32 by {@link #MIN_SPEEDUP}
  * (timing noise on a shared machine is ~5%): it costs accuracy, so a tie goes to float32, the
- * default and the only precision with diffusers parity.
+ * default and the only precision with diffusers parity. A candidate whose warm-up run alone takes
+ * {@link #GIVE_UP} times fp32's fastest run is not timed further (it cannot win; fp16 convolutions on a
+ * CPU without AVX512-FP16 take minutes at full size).
  *
  * <p>The decision is cached in a JSON file (by default {@code ~/.cache/cyclediffusion/dtype-auto.json})
  * under a key made of the CPU (model name and flags), the probe's fingerprint (backend, version,
@@ -62,7 +64,7 @@ public final class AutoDType {
     }
 
     /** One candidate as measured: time, error relative to float32's range, whether it qualified. */
-    public record Measured(DType dtype, double seconds, double relativeError, boolean withinTolerance) {
+    public record Measured(DType dtype, double seconds, boolean warmUpOnly, double relativeError, boolean withinTolerance) {
     }
 
     /** The chosen precision and the sentence that says why. */
@@ -91,7 +93,7 @@ public final class AutoDType {
         for (Trial t : candidates) {
             double err = relativeError(t.output().data(), ref, range);
             boolean ok = err <= tolerance;
-            measured.add(new Measured(t.dtype(), t.seconds(), err, ok));
+            measured.add(new Measured(t.dtype(), t.seconds(), t.warmUpOnly(), err, ok));
             if (ok && reference.seconds() / t.seconds() >= minSpeedup && t.seconds() < bestSeconds) {
                 best = t.dtype();
                 bestSeconds = t.seconds();
@@ -99,8 +101,8 @@ public final class AutoDType {
         }
         StringBuilder why = new StringBuilder(String.format(Locale.ROOT, "UNet probe: fp32 %.3f s", reference.seconds()));
         for (Measured m : measured) {
-            why.append(String.format(Locale.ROOT, "; %s %.3f s, max |Δ| %.2f%% of range%s", m.dtype().shortName(), m.seconds(),
-                    100 * m.relativeError(), m.withinTolerance() ? "" : " (over)"));
+            why.append(String.format(Locale.ROOT, "; %s %.3f s%s, max |Δ| %.2f%% of range%s", m.dtype().shortName(), m.seconds(),
+                    m.warmUpOnly() ? " (warm-up only)" : "", 100 * m.relativeError(), m.withinTolerance() ? "" : " (over)"));
         }
         why.append(String.format(Locale.ROOT, "; tolerance %.0f%%, a reduced type must be %.2fx faster", 100 * tolerance, minSpeedup));
         return new Decision(best, why.toString(), false);

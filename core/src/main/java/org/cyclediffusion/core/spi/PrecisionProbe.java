@@ -28,8 +28,11 @@ public interface PrecisionProbe extends AutoCloseable {
      */
     Trial run(DType dtype, int repetitions, double giveUpSeconds);
 
-    /** One precision's measurement. */
-    record Trial(DType dtype, FloatTensor output, double seconds) {
+    /** One precision's measurement; {@code warmUpOnly} when the timed runs were given up. */
+    record Trial(DType dtype, FloatTensor output, double seconds, boolean warmUpOnly) {
+        public Trial(DType dtype, FloatTensor output, double seconds) {
+            this(dtype, output, seconds, false);
+        }
     }
 
     @Override

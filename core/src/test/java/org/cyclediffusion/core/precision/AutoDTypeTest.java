@@ -75,7 +75,10 @@ class AutoDTypeTest {
     @Test
     void nanOutputOrASlowerCandidateNeverWins() {
         assertEquals(DType.FLOAT32, AutoDType.choose(reference(1.0), List.of(trial(DType.FLOAT16, 0.2, Float.NaN)), 0.02, 1.1).dtype());
-        assertEquals(DType.FLOAT32, AutoDType.choose(reference(1.0), List.of(trial(DType.FLOAT16, 3.0, 0f)), 0.02, 1.1).dtype());
+        AutoDType.Decision slow = AutoDType.choose(reference(1.0), List.of(new Trial(DType.FLOAT16, reference(1.0).output(), 5.0, true)),
+                0.02, 1.1);
+        assertEquals(DType.FLOAT32, slow.dtype());
+        assertTrue(slow.reason().contains("fp16 5.000 s (warm-up only), max |Δ| 0.00% of range"), slow.reason());
     }
 
     /** A backend whose probe returns scripted trials and counts the runs. */
