@@ -20,6 +20,8 @@ import org.cyclediffusion.core.spi.Vae;
  * The ONNX networks of one model folder (optimum's layout, or the diffusers export script's):
  * {@code text_encoder/}, {@code unet/}, {@code vae_encoder/}, {@code vae_decoder/} and, when
  * present, {@code safety_checker/}, each a {@code model.onnx} with an optional {@code config.json}.
+ * The checker's session opens when it is first asked for ({@link #safetyModel()}, as the LibTorch
+ * backend does): a pipeline that only encodes never needs it, and on SD 1.5 it is 1.2 GB.
  *
  * <p>Opening is exception-safe (what was opened is closed before the exception leaves) and closing
  * is idempotent.
@@ -28,15 +30,19 @@ final class OrtModels implements Models {
     private final OrtTextEncoder textEncoder;
     private final OrtUNet unet;
     private final OrtVae vae;
-    private final OrtSafetyClassifier safety;
+    private final OrtSessionFactory factory;
+    private final Optional<Path> safetyFile;
+    private OrtSafetyClassifier safety;
     private final String description;
     private boolean closed;
 
-    private OrtModels(OrtTextEncoder textEncoder, OrtUNet unet, OrtVae vae, OrtSafetyClassifier safety, String description) {
+    private OrtModels(OrtTextEncoder textEncoder, OrtUNet unet, OrtVae vae, OrtSessionFactory factory, Optional<Path> safetyFile,
+            String description) {
         this.textEncoder = textEncoder;
         this.unet = unet;
         this.vae = vae;
-        this.safety = safety;
+        this.factory = factory;
+        this.safetyFile = safetyFile;
         this.description = description;
     }
 
@@ -71,12 +77,7 @@ final class OrtModels implements Models {
             JsonConfig vaeConfig = config(folder, "vae_decoder");
             OrtVae vae = OrtVae.open(factory, encoderFile, decoderFile, vaeConfig != null ? vaeConfig : config(folder, "vae_encoder"));
             opened.add(vae);
-            OrtSafetyClassifier safety = null;
-            if (safetyFile.isPresent()) {
-                safety = OrtSafetyClassifier.open(factory, safetyFile.get());
-                opened.add(safety);
-            }
-            return new OrtModels(te, unet, vae, safety, "onnx " + device + " " + computes.shortName());
+            return new OrtModels(te, unet, vae, factory, safetyFile, "onnx " + device + " " + computes.shortName());
         } catch (RuntimeException e) {
             java.util.Collections.reverse(opened);
             closeQuietly(e, opened);
@@ -121,8 +122,15 @@ final class OrtModels implements Models {
         return vae;
     }
 
+    /** {@code safety_checker/model.onnx} when the folder has it, its session opened on the first call. */
     @Override
-    public Optional<SafetyModel> safetyModel() {
+    public synchronized Optional<SafetyModel> safetyModel() {
+        if (closed) {
+            throw new CycleDiffusionException("the ONNX models (" + description + ") are closed");
+        }
+        if (safety == null && safetyFile.isPresent()) {
+            safety = OrtSafetyClassifier.open(factory, safetyFile.get());
+        }
         return Optional.ofNullable(safety);
     }
 

@@ -51,6 +51,7 @@ class OrtModelCacheTest {
         FloatTensor before;
         try (Models m = open(Fixtures.model("tiny-sd-onnx"), first)) {
             before = unetCase1(m);
+            m.safetyModel().orElseThrow(); // the checker's session opens on first use
         }
         // text encoder, UNet, VAE encoder and decoder, safety checker
         assertEquals(5, first.writes());
@@ -63,6 +64,7 @@ class OrtModelCacheTest {
 
         OrtModelCache second = OrtModelCache.at(cacheDir);
         try (Models m = open(Fixtures.model("tiny-sd-onnx"), second); Golden g = Golden.open("unet_tiny_sd")) {
+            m.safetyModel().orElseThrow();
             assertEquals(5, second.hits());
             assertEquals(0, second.writes());
             FloatTensor after = unetCase1(m);
@@ -123,9 +125,11 @@ class OrtModelCacheTest {
         OrtModelCache first = OrtModelCache.at(cacheDir);
         try (Models m = open(modelDir, first)) {
             unetCase1(m);
+            m.safetyModel().orElseThrow(); // the checker's session opens on first use
         }
         OrtModelCache second = OrtModelCache.at(cacheDir);
         try (Models m = open(modelDir, second); Golden g = Golden.open("unet_tiny_sd")) {
+            m.safetyModel().orElseThrow();
             assertEquals(5, second.hits());
             TensorAssert.assertAllClose(unetCase1(m), g.f32("case1_out"), 0, 1e-4, "UNet with external data, from the cache");
         }

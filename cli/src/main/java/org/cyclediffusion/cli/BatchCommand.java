@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.cyclediffusion.core.batch.BatchEditor;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.batch.BatchItem;
@@ -25,6 +26,9 @@ import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
+import org.cyclediffusion.core.spi.EditPhase;
+import org.cyclediffusion.core.spi.ProgressListener;
+import org.cyclediffusion.core.tensor.FloatTensor;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -33,8 +37,11 @@ import picocli.CommandLine.Option;
  * {@code cyclediffusion batch}: every row of a manifest edited with one loaded model. The whole
  * manifest is checked before the model loads; each finished item is recorded in
  * {@code OUT/results.jsonl} before the next starts, so {@code --resume} after a crash does the
- * remaining work exactly once. Exit codes: 0 every item succeeded, 3 some failed (or invalid rows
- * were skipped), 2 the manifest or a flag is invalid (nothing ran), 1 anything else.
+ * remaining work exactly once. Ctrl-C, SIGTERM or SIGHUP stop it between items or at the running
+ * item's next step ({@link Interrupts}): the finished items stay, the running one leaves nothing,
+ * and one line says how many finished and how to resume. Exit codes: 0 every item succeeded, 3
+ * some failed (or invalid rows were skipped), 2 the manifest or a flag is invalid (nothing ran),
+ * 1 anything else; 130, 143, 129 interrupted.
  */
 @Command(name = "batch", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Edit every row of a manifest (JSON lines or CSV) with one loaded model.",
@@ -82,8 +89,22 @@ final class BatchCommand implements Callable<Integer> {
     /** Rows that decoded a latent code encoded once for several rows. */
     private int sharedSourceRows;
 
+    /** Items this run recorded in the log (and of them, succeeded); counted inside the commit, read by the interrupt's note. */
+    private final AtomicInteger recorded = new AtomicInteger();
+    private final AtomicInteger recordedOk = new AtomicInteger();
+
     @Override
     public Integer call() throws IOException {
+        Interrupts interrupts = Interrupts.get();
+        interrupts.begin();
+        try {
+            return batch(interrupts);
+        } finally {
+            interrupts.end();
+        }
+    }
+
+    private int batch(Interrupts interrupts) throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Device dev = modelOptions.device();
@@ -129,7 +150,11 @@ final class BatchCommand implements Callable<Integer> {
             if (skipped > 0 && !quiet) {
                 err.println("batch: " + skipped + " items already done in " + log.file() + " (--resume), " + todo.size() + " to run");
             }
+            int toRun = todo.size();
+            interrupts.outcome(() -> interrupted(toRun, log.file()));
             if (!todo.isEmpty()) {
+                interrupts.phase("loading the model");
+                interrupts.pause();
                 ModelFolder folder = modelOptions.source.resolve(modelOptions.backend, !noSafetyChecker, err, quiet);
                 PipelineLoader.Options options = modelOptions.withAutoDType(
                         new PipelineLoader.Options(folder.root(), modelOptions.backend, dev, dt, !noSafetyChecker), folder, err);
@@ -137,6 +162,7 @@ final class BatchCommand implements Callable<Integer> {
                 Map<String, CycleDiffusionPipeline> twoModel = new HashMap<>();
                 try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options);
                         BatchProgress progress = BatchProgress.create(quiet, todo.size(), err)) {
+                    interrupts.check();
                     BatchEditor editor = new BatchEditor(pipeline,
                             target -> twoModel.computeIfAbsent(target, t -> new PipelineLoader().load(folder,
                                     modelOptions.source.resolveTarget(t, null, "target_model", modelOptions.backend, !noSafetyChecker, err, quiet), options)),
@@ -145,9 +171,11 @@ final class BatchCommand implements Callable<Integer> {
                     try {
                         for (int i = 0; i < todo.size(); i++) {
                             BatchItem item = todo.get(i);
+                            String where = "item " + (i + 1) + "/" + todo.size() + " (" + item.id() + ")";
+                            interrupts.phase(where);
+                            interrupts.pause();
                             progress.started(i, item);
-                            ItemResult r = run(editor, m, item, progress);
-                            log.append(r);
+                            ItemResult r = run(editor, m, item, progress, log, interrupts, where);
                             progress.finished(r);
                             if (r.ok()) {
                                 succeeded++;
@@ -213,29 +241,77 @@ final class BatchCommand implements Callable<Integer> {
         }
     }
 
-    /** Reads the image, edits, writes the PNGs atomically; any failure becomes the item's failed result. */
-    private ItemResult run(BatchEditor editor, Manifest m, BatchItem item, BatchProgress progress) {
+    /**
+     * Reads the image, edits, stages the PNGs, then publishes them and appends the item's line to
+     * the log as one commit: an interrupt comes before both or after both, so every line in the log
+     * has its files and no file is there without its line. Any failure becomes the item's failed
+     * result; an interrupt is no failure of the item and leaves it unrecorded, for --resume to run.
+     */
+    private ItemResult run(BatchEditor editor, Manifest m, BatchItem item, BatchProgress progress, ResultsLog log, Interrupts interrupts,
+            String where) {
         long t0 = System.nanoTime();
         long seed = item.seed() != null ? item.seed() : new SecureRandom().nextLong() & 0xffffffffL;
-        try {
-            Path image = m.imagePath(item);
-            BatchEditor.Edited edited = editor.edit(item, image.toString(), () -> ImageFiles.read(image), seed, (step, total, t, latents) -> {
-                progress.step(step, total);
-                return true;
+        try (StagedFiles files = new StagedFiles()) {
+            ItemResult r;
+            boolean shared = false;
+            try {
+                Path image = m.imagePath(item);
+                BatchEditor.Edited edited = editor.edit(item, image.toString(), () -> ImageFiles.read(image), seed,
+                        listener(progress, interrupts, where));
+                shared = edited.sharedSource();
+                for (int k = 0; k < edited.images().size(); k++) {
+                    ImageFiles.writePng(files.stage(outputDir.resolve(item.outputName(k))), edited.images().get(k), edited.pngText(k));
+                }
+                r = edited.succeeded((System.nanoTime() - t0) / 1e6);
+            } catch (RuntimeException e) {
+                if (interrupts.cancelled()) {
+                    throw e;
+                }
+                if (modelOptions.verbose) {
+                    e.printStackTrace(spec.commandLine().getErr());
+                }
+                r = ItemResult.failed(item, seed, (System.nanoTime() - t0) / 1e6, e, editor.parameters(item, seed));
+            }
+            ItemResult result = r;
+            interrupts.commit(() -> {
+                files.publish();
+                log.append(result);
+                recorded.incrementAndGet();
+                if (result.ok()) {
+                    recordedOk.incrementAndGet();
+                }
             });
-            if (edited.sharedSource()) {
+            if (shared) {
                 sharedSourceRows++;
             }
-            for (int k = 0; k < edited.images().size(); k++) {
-                ImageFiles.writePng(outputDir.resolve(item.outputName(k)), edited.images().get(k), edited.pngText(k));
-            }
-            return edited.succeeded((System.nanoTime() - t0) / 1e6);
-        } catch (RuntimeException e) {
-            if (modelOptions.verbose) {
-                e.printStackTrace(spec.commandLine().getErr());
-            }
-            return ItemResult.failed(item, seed, (System.nanoTime() - t0) / 1e6, e, editor.parameters(item, seed));
+            return result;
         }
+    }
+
+    /** The safe points of one item: each phase and step, named with the item for the interrupt's note. */
+    private static ProgressListener listener(BatchProgress progress, Interrupts interrupts, String where) {
+        return new ProgressListener() {
+            @Override
+            public boolean onStep(int step, int totalSteps, int timestep, FloatTensor latents) {
+                interrupts.phase(where + " step " + (step + 1) + "/" + totalSteps);
+                progress.step(step, totalSteps);
+                return !interrupts.cancelled();
+            }
+
+            @Override
+            public boolean onPhase(EditPhase phase) {
+                interrupts.phase(where + " " + phase.description());
+                return !interrupts.cancelled();
+            }
+        };
+    }
+
+    /** The end of the interrupt's note: what this run kept, and how to do the rest (asked once no item can be recorded any more). */
+    private String interrupted(int toRun, Path logFile) {
+        int left = toRun - recordedOk.get();
+        String kept = recorded.get() + " of " + toRun + " items finished and are kept in " + logFile;
+        return left == 0 ? kept + "; nothing is left to do"
+                : kept + "; run the same command with --resume to do the other " + left;
     }
 
     private static void closeAll(Iterable<CycleDiffusionPipeline> pipelines) {

@@ -2,7 +2,6 @@ package org.cyclediffusion.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -50,16 +49,17 @@ final class EditCommand implements Callable<Integer> {
     @CommandLine.Mixin
     ModelOptions modelOptions;
 
-    @Option(names = "--image", required = true, paramLabel = "FILE", description = "Input image (PNG, JPEG or WebP); repeat for a batch.")
-    List<Path> images = new ArrayList<>();
+    /** The source half, as encode takes it: --image, --source-prompt, --strength, --steps, ..., --seed, --scheduler. */
+    @CommandLine.Mixin
+    EncodeOptions sourceHalf;
 
-    @Option(names = "--source-prompt", required = true, paramLabel = "TEXT", description = "What the input image shows; repeat for a batch.")
-    List<String> sourcePrompts = new ArrayList<>();
+    // --- the target half ----------------------------------------------------------------------
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What the edited image should show; repeat for a batch.")
     List<String> prompts = new ArrayList<>();
 
-    // --- where it runs ------------------------------------------------------------------------
+    @Option(names = "--guidance-scale", defaultValue = "7.5", description = "Guidance of the target prompt; > 1 turns it on (default: ${DEFAULT-VALUE}).")
+    double guidanceScale;
 
     @Option(names = "--target-model", paramLabel = "MODEL",
             description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the"
@@ -70,38 +70,8 @@ final class EditCommand implements Callable<Integer> {
             + " tokenizer, scheduler and safety checker to use (as --config for --model).")
     Path targetConfig;
 
-    @Option(names = "--scheduler", paramLabel = "NAME", description = "Sampler, a registered _class_name (`cyclediffusion schedulers`; default: the model's).")
-    String scheduler;
-
     @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker (a warning is printed).")
     boolean noSafetyChecker;
-
-    // --- diffusers' call arguments ------------------------------------------------------------
-
-    @Option(names = "--strength", defaultValue = "0.8", description = "Fraction of the schedule to run, in [0, 1] (default: ${DEFAULT-VALUE}).")
-    double strength;
-
-    @Option(names = {"--steps", "--num-inference-steps"}, defaultValue = "50", description = "Steps of the full schedule (default: ${DEFAULT-VALUE}).")
-    int steps;
-
-    @Option(names = "--guidance-scale", defaultValue = "7.5", description = "Guidance of the target prompt; > 1 turns it on (default: ${DEFAULT-VALUE}).")
-    double guidanceScale;
-
-    @Option(names = "--source-guidance-scale", defaultValue = "1", description = "Guidance of the source prompt (default: ${DEFAULT-VALUE}).")
-    double sourceGuidanceScale;
-
-    @Option(names = "--eta", defaultValue = "0.1", description = "DDIM stochasticity, > 0 (default: ${DEFAULT-VALUE}).")
-    double eta;
-
-    @Option(names = {"--num-images", "--num-images-per-prompt"}, defaultValue = "1", description = "Images per prompt (default: ${DEFAULT-VALUE}).")
-    int numImages;
-
-    @Option(names = "--seed", paramLabel = "N", converter = Seed.class,
-            description = "Seed of the torch-compatible generator, 0 to 2^64-1 as torch.manual_seed (default: random, printed).")
-    Long seed;
-
-    @Option(names = "--clip-skip", paramLabel = "N", description = "CLIP layers to skip.")
-    Integer clipSkip;
 
     // --- memory -------------------------------------------------------------------------------
 
@@ -144,19 +114,19 @@ final class EditCommand implements Callable<Integer> {
             // 1. Before anything loads: flags, output, model folder, images, request, memory.
             Device dev = modelOptions.device();
             DType requestedDType = modelOptions.dtype();
-            int rows = Math.max(prompts.size(), Math.max(sourcePrompts.size(), images.size()));
-            OutputTarget target = outputOptions.plan(rows * Math.max(1, numImages), images, "input image");
+            int rows = Math.max(prompts.size(), Math.max(sourceHalf.sourcePrompts.size(), sourceHalf.images.size()));
+            OutputTarget target = outputOptions.plan(rows * Math.max(1, sourceHalf.numImages), sourceHalf.images, "input image");
             ModelFolder folder = modelOptions.source.resolve(modelOptions.backend, !noSafetyChecker, err, quiet);
             PipelineLoader loader = new PipelineLoader(Registry.discover());
             PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), modelOptions.backend, dev, requestedDType, !noSafetyChecker,
-                    null, scheduler);
+                    null, sourceHalf.scheduler);
             BackendProvider provider = loader.backend(folder, options);
             DType dt = requestedDType != null ? requestedDType : provider.defaultDType(folder, dev);
             List<RgbImage> inputs = readImages(err, progress);
-            long usedSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xffffffffL;
-            EditRequest.Builder request = EditRequest.builder().prompts(prompts).sourcePrompts(sourcePrompts).images(inputs).strength(strength)
-                    .numInferenceSteps(steps).guidanceScale(guidanceScale).sourceGuidanceScale(sourceGuidanceScale).numImagesPerPrompt(numImages)
-                    .eta(eta).seed(usedSeed).clipSkip(clipSkip).outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
+            EditRequest.Builder request = EditRequest.builder().prompts(prompts).sourcePrompts(sourceHalf.sourcePrompts).images(inputs)
+                    .strength(sourceHalf.strength).numInferenceSteps(sourceHalf.steps).guidanceScale(guidanceScale)
+                    .sourceGuidanceScale(sourceHalf.sourceGuidanceScale).numImagesPerPrompt(sourceHalf.numImages).eta(sourceHalf.eta)
+                    .seed(sourceHalf.seed()).clipSkip(sourceHalf.clipSkip).outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
                     .listener(listener(progress, err, interrupts));
             EditRequest built = request.build();
             if (targetConfig != null && targetModel == null) {
@@ -164,17 +134,15 @@ final class EditCommand implements Callable<Integer> {
             }
             ModelFolder targetFolder = targetModel == null ? null
                     : modelOptions.source.resolveTarget(targetModel, targetConfig, "--target-model", provider.name(), !noSafetyChecker, err, quiet);
-            EditPreflight.check(folder, targetFolder, loader.registry().scheduler(scheduler,
+            EditPreflight.check(folder, targetFolder, loader.registry().scheduler(sourceHalf.scheduler,
                     folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
             if (modelOptions.autoDType()) { // measured after every check that needs no model, before the estimate that needs the dtype
                 dt = modelOptions.autoDType(provider, folder, dev, err);
                 options = options.withDType(dt);
             }
             AttentionSlicing slicing = attentionSlicing();
-            checkMemory(folder, provider, dt, inputs, rows * numImages, slicing);
-            if (seed == null && !quiet) {
-                err.println("seed: " + Seed.toString(usedSeed));
-            }
+            checkMemory(folder, provider, dt, inputs, rows * sourceHalf.numImages, slicing);
+            sourceHalf.printDrawnSeed(err, quiet);
 
             // 2. Load, edit, write.
             interrupts.phase("loading the model");
@@ -194,7 +162,8 @@ final class EditCommand implements Callable<Integer> {
                 progress.phase("writing " + target.description());
                 interrupts.pause();
                 EditProvenance provenance = new EditProvenance("cyclediffusion " + Versions.version(), modelOptions.source.model, targetModel,
-                        description, images.stream().map(Path::toString).toList(), built, usedSeed, !noSafetyChecker);
+                        description, sourceHalf.images.stream().map(Path::toString).toList(), built, sourceHalf.seed(),
+                        !noSafetyChecker);
                 target.write(result, provenance, interrupts);
                 warnNsfw(result, progress, err);
                 if (json) {
@@ -211,7 +180,7 @@ final class EditCommand implements Callable<Integer> {
 
     private List<RgbImage> readImages(PrintWriter err, Progress progress) {
         List<RgbImage> inputs = new ArrayList<>();
-        for (Path p : images) {
+        for (Path p : sourceHalf.images) {
             inputs.add(ImageFiles.read(p));
         }
         if (maxPixels == null) {
@@ -262,7 +231,8 @@ final class EditCommand implements Callable<Integer> {
                 maxMemory != null ? "is the --max-memory limit" : "is available");
     }
 
-    private static ProgressListener listener(Progress progress, PrintWriter err, Interrupts interrupts) {
+    /** Progress on stderr and the interrupt's safe points: every phase and step; shared with encode. */
+    static ProgressListener listener(Progress progress, PrintWriter err, Interrupts interrupts) {
         return new ProgressListener() {
             @Override
             public boolean onStep(int step, int totalSteps, int timestep, FloatTensor latents) {

@@ -3,6 +3,7 @@ package org.cyclediffusion.cli;
 import java.io.PrintStream;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Ctrl-C (SIGINT) and SIGTERM at any moment end the run cleanly: the running command is asked to
@@ -10,7 +11,8 @@ import java.util.concurrent.TimeUnit;
  * each step, before writing); we wait for it to leave native code and close its sessions itself,
  * and only then exit, with 130 or 143 (128 + the signal, as shells report it). Nothing native is
  * ever closed under a thread still inside it, no partial output is committed, and one line says
- * what happened.
+ * what happened. A batch publishes item after item: each item's files and its results line are
+ * one commit, the items finished before the interrupt stay, and the line says how to resume.
  *
  * <p>Why signal handlers and not only a shutdown hook: once the JVM starts shutting down it runs
  * every hook at the same time, and ONNX Runtime's own hook releases its native environment; with
@@ -43,6 +45,8 @@ final class Interrupts {
     private volatile boolean committed;
     private boolean signalled;
     private volatile String phase = "start-up";
+    /** What an interrupt leaves behind, for the note; null: one result, written whole or not at all. */
+    private volatile Supplier<String> outcome;
     private CountDownLatch working;
 
     static Interrupts get() {
@@ -89,6 +93,8 @@ final class Interrupts {
     void begin() {
         synchronized (lock) {
             working = new CountDownLatch(1);
+            outcome = null;
+            committed = false;
         }
     }
 
@@ -101,6 +107,15 @@ final class Interrupts {
         if (w != null) {
             w.countDown();
         }
+    }
+
+    /**
+     * For work that publishes several results one after another (a batch): the note ends with
+     * {@code outcome} instead of "no output is written". It is asked once the interrupt is taken,
+     * when no {@link #commit} can run any more, so what it counts is final.
+     */
+    void outcome(Supplier<String> described) {
+        outcome = described;
     }
 
     /** Records where the work is, for the note; throws {@link Cancelled} if it was interrupted. */
@@ -176,12 +191,13 @@ final class Interrupts {
             cancelled = true;
             w = working;
         }
-        if (committed) {
+        Supplier<String> o = outcome;
+        if (o == null && committed) {
             err.println("cyclediffusion: interrupted after the output was written");
             err.flush();
             return;
         }
-        err.println("cyclediffusion: interrupted during " + phase + "; stopping, no output is written");
+        err.println("cyclediffusion: interrupted during " + phase + "; stopping, " + (o == null ? "no output is written" : o.get()));
         err.flush();
         if (w != null) {
             long grace = Long.getLong("cyclediffusion.interruptGraceSeconds", 120);

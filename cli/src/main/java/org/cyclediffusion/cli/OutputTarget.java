@@ -1,14 +1,11 @@
 package org.cyclediffusion.cli;
 
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.image.ImageFiles;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.io.NpyWriter;
@@ -40,7 +37,7 @@ final class OutputTarget {
     private final Format format;
     private final int quality;
     private final List<Path> paths;
-    private final List<Path> staged = new ArrayList<>();
+    private final StagedFiles staged = new StagedFiles();
 
     private OutputTarget(Path output, Format format, int quality, List<Path> paths) {
         this.output = output;
@@ -220,8 +217,7 @@ final class OutputTarget {
 
     /** Writes image {@code i} to a hidden file beside its target; {@link #commit} renames it into place. */
     void stageImage(int i, RgbImage image, java.util.Map<String, String> text) {
-        Path stage = stagePath(paths.get(i));
-        staged.add(stage);
+        Path stage = staged.stage(paths.get(i));
         if (format == Format.JPEG) {
             ImageFiles.writeJpeg(stage, image, quality, text.get("parameters"));
         } else {
@@ -231,41 +227,28 @@ final class OutputTarget {
 
     /** Writes the {@code [N, H, W, 3]} float array of an npy output to a hidden file beside the target. */
     void stageArray(FloatTensor np) {
-        Path stage = stagePath(output);
-        staged.add(stage);
-        NpyWriter.write(stage, np);
-    }
-
-    private static Path stagePath(Path target) {
-        return target.toAbsolutePath().normalize().resolveSibling("." + target.getFileName() + ".cyclediffusion-" + ProcessHandle.current().pid()
-                + ".part");
+        NpyWriter.write(staged.stage(output), np);
     }
 
     /** Renames every staged file onto its target (each rename atomic). */
     void commit() {
-        List<Path> targets = format == Format.NPY ? List.of(output) : paths;
-        for (int i = 0; i < staged.size(); i++) {
-            try {
-                Files.move(staged.get(i), targets.get(i).toAbsolutePath().normalize(), StandardCopyOption.ATOMIC_MOVE,
-                        StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new CycleDiffusionException("cannot write " + targets.get(i) + ": the file system does not support an atomic rename", e);
-            } catch (IOException e) {
-                throw new CycleDiffusionException("cannot write " + targets.get(i) + ": " + e, e);
-            }
-        }
-        staged.clear();
+        staged.publish();
     }
 
     /** Removes staged files that were not committed (after a failure or an interrupt). */
     void discard() {
-        for (Path p : staged) {
-            try {
-                Files.deleteIfExists(p);
-            } catch (IOException ignored) {
-                // best effort: a hidden .part file is all that can remain
-            }
+        staged.close();
+    }
+
+    /**
+     * Writes one file that is not an image (a latent code) as results are written: {@code write}
+     * fills a hidden file beside {@code target}, which is renamed onto it unless an interrupt came
+     * first; otherwise, or when anything fails, the hidden file goes and {@code target} is as it was.
+     */
+    static void writeStaged(Path target, java.util.function.Consumer<Path> write, Interrupts interrupts) {
+        try (StagedFiles files = new StagedFiles()) {
+            write.accept(files.stage(target));
+            interrupts.commit(files::publish);
         }
-        staged.clear();
     }
 }

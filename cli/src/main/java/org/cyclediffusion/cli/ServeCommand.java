@@ -94,6 +94,9 @@ final class ServeCommand implements Callable<Integer> {
         out.flush();
         started.countDown();
         try {
+            // An interrupt's note names this phase; the hook above closes the server (serve keeps no work for Interrupts to wait on).
+            Interrupts.get().outcome(() -> "the server closes");
+            Interrupts.get().phase("serving");
             stop.await();
         } finally {
             s.close();

@@ -13,10 +13,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.cyclediffusion.core.image.ImageFiles;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The command line as a person uses it: exit codes, messages, files written. */
@@ -137,5 +139,66 @@ class CliTest {
             assertEquals(List.of("edit-0.png", "edit-1.png"), files.map(p -> p.getFileName().toString()).sorted().toList(),
                     "no temporary files left behind");
         }
+    }
+
+    private static final List<String> MODEL_FLAGS = List.of("--model", "--revision", "--offline", "--config", "--variant", "--ema",
+            "--prediction-type", "--backend", "--device", "--dtype", "--verbose");
+    private static final List<String> SOURCE_HALF_FLAGS = List.of("--image", "--source-prompt", "--strength", "--steps",
+            "--num-inference-steps", "--source-guidance-scale", "--eta", "--num-images", "--num-images-per-prompt", "--seed", "--clip-skip",
+            "--scheduler");
+
+    private static List<String> flags(String command) {
+        CommandLine.Model.CommandSpec spec = Main.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()))
+                .getSubcommands().get(command).getCommandSpec();
+        return spec.options().stream().flatMap(o -> Stream.of(o.names())).sorted().toList();
+    }
+
+    private static List<String> sorted(List<String> a, List<String> b, String... more) {
+        return Stream.of(a.stream(), b.stream(), Stream.of(more)).flatMap(x -> x).sorted().toList();
+    }
+
+    /**
+     * encode and edit declare their source-half flags once (EncodeOptions) and still take every
+     * flag each took before, no more; the shared ones read alike in both helps, with the defaults
+     * they always had.
+     */
+    @Test
+    void encodeAndEditTakeTheFlagsTheyTookBefore() {
+        assertEquals(sorted(MODEL_FLAGS, SOURCE_HALF_FLAGS, "--output", "--quiet", "-h", "--help", "-V", "--version"), flags("encode"));
+        assertEquals(sorted(MODEL_FLAGS, SOURCE_HALF_FLAGS, "--prompt", "--guidance-scale", "--target-model", "--target-config",
+                "--no-safety-checker", "--max-pixels", "--max-memory", "--attention-slicing", "--vae-tiling", "--output", "--output-format",
+                "--output-type", "--quality", "--json", "--quiet", "-h", "--help", "-V", "--version"), flags("edit"));
+        CommandLine cl = Main.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()));
+        CommandLine.Model.CommandSpec encode = cl.getSubcommands().get("encode").getCommandSpec();
+        CommandLine.Model.CommandSpec edit = cl.getSubcommands().get("edit").getCommandSpec();
+        for (String flag : SOURCE_HALF_FLAGS) {
+            CommandLine.Model.OptionSpec a = encode.findOption(flag);
+            CommandLine.Model.OptionSpec b = edit.findOption(flag);
+            assertEquals(List.of(a.description()), List.of(b.description()), flag);
+            assertEquals(a.defaultValue(), b.defaultValue(), flag);
+            assertEquals(a.paramLabel(), b.paramLabel(), flag);
+        }
+        assertEquals("0.8", encode.findOption("--strength").defaultValue());
+        assertEquals("50", encode.findOption("--steps").defaultValue());
+        assertEquals("1", encode.findOption("--source-guidance-scale").defaultValue());
+        assertEquals("0.1", encode.findOption("--eta").defaultValue());
+        assertEquals("1", encode.findOption("--num-images").defaultValue());
+        assertEquals("7.5", edit.findOption("--guidance-scale").defaultValue());
+    }
+
+    /** --seed parses alike in both (torch's 64-bit seeds): encode used to take only signed longs. */
+    @Test
+    void encodeTakesTheSeedsEditTakes() throws IOException {
+        Path code = tmp.resolve("code.safetensors");
+        Run r = run("encode", "--model", Fixtures.model("tiny-sd-onnx").toString(), "--image", Fixtures.image("img_a_64x64.png").toString(),
+                "--source-prompt", "An astronaut riding a horse", "--steps", "2", "--seed", "18446744073709551615", "--quiet", "--output",
+                code.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals("18446744073709551615", Long.toUnsignedString(
+                new ObjectMapper().readTree(org.cyclediffusion.core.pipeline.LatentCode.load(code).parameters().toString()).get("seed").asLong()));
+        Run bad = run("encode", "--model", Fixtures.model("tiny-sd-onnx").toString(), "--image", Fixtures.image("img_a_64x64.png").toString(),
+                "--source-prompt", "a", "--seed", "18446744073709551616", "--output", code.toString());
+        assertEquals(2, bad.code(), bad.err());
+        assertTrue(bad.err().contains("out of range"), bad.err());
     }
 }

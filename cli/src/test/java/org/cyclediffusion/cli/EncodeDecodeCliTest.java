@@ -1,5 +1,6 @@
 package org.cyclediffusion.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,10 +19,12 @@ import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
 import org.cyclediffusion.core.testing.HubCacheFixture;
+import org.cyclediffusion.core.testing.LogCapture;
 import org.cyclediffusion.core.testing.TensorAssert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@code encode}, {@code decode}, {@code edit --target-model}, {@code --scheduler} and {@code schedulers} as a person runs them. */
@@ -305,5 +308,54 @@ class EncodeDecodeCliTest {
         assertEquals(2, r.code());
         assertTrue(r.err().contains("is the input image"), r.err());
         assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(input)));
+    }
+
+    /**
+     * encode makes no image, so it needs no safety checker: on a copy of the model whose
+     * safety_checker/ is absent, or holds a file that is no network, it writes the code it writes on
+     * the model itself and warns about nothing; edit on the same copy still refuses, naming the checker.
+     */
+    @ParameterizedTest(name = "{0}, safety_checker/ {1}")
+    @CsvSource({"tiny-sd-onnx, absent", "tiny-sd-onnx, broken", "tiny-sd, absent", "tiny-sd, broken"})
+    void encodeNeedsNoSafetyChecker(String name, String checker) throws IOException {
+        Path src = Fixtures.model(name);
+        Path copy = tmp.resolve("model");
+        try (Stream<Path> files = Files.walk(src)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Path rel = src.relativize(f);
+                if (!rel.startsWith("safety_checker")) {
+                    Files.createDirectories(copy.resolve(rel).getParent());
+                    Files.createSymbolicLink(copy.resolve(rel), f.toAbsolutePath());
+                }
+            }
+        }
+        if (checker.equals("broken")) {
+            Path dir = Files.createDirectories(copy.resolve("safety_checker"));
+            String weights = name.endsWith("onnx") ? "model.onnx" : "model.safetensors";
+            Files.writeString(dir.resolve(weights), "not a network");
+            if (Files.exists(src.resolve("safety_checker/config.json"))) {
+                Files.copy(src.resolve("safety_checker/config.json"), dir.resolve("config.json"));
+            }
+        }
+        Path expected = tmp.resolve("expected.safetensors");
+        assertEquals(0, encode(name, expected).code());
+        Path code = tmp.resolve("code.safetensors");
+        try (LogCapture log = LogCapture.of(org.cyclediffusion.core.pipeline.PipelineLoader.class)) {
+            CliTest.Run r = CliTest.run("encode", "--model", copy.toString(), "--image", image(), "--source-prompt", HORSE, "--steps", "20",
+                    "--strength", "0.8", "--eta", "0.1", "--seed", "0", "--quiet", "--output", code.toString());
+            assertEquals(0, r.code(), r.err());
+            assertEquals("", r.err());
+            assertEquals(List.of(), log.warnings());
+        }
+        LatentCode a = LatentCode.load(expected);
+        LatentCode b = LatentCode.load(code);
+        assertArrayEquals(a.startLatents().data(), b.startLatents().data());
+        assertArrayEquals(a.noises().data(), b.noises().data());
+
+        CliTest.Run edit = CliTest.run("edit", "--model", copy.toString(), "--image", image(), "--source-prompt", HORSE, "--prompt", ELEPHANT,
+                "--steps", "2", "--quiet", "--output", tmp.resolve("o.png").toString());
+        assertTrue(edit.code() != 0, edit.err());
+        assertTrue(edit.err().contains("safety_checker"), edit.err());
+        assertFalse(Files.exists(tmp.resolve("o.png")));
     }
 }

@@ -97,6 +97,7 @@ class ServeCommandTest {
             double seconds = (System.nanoTime() - t0) / 1e9;
             String rest = restOut.toString();
             assertTrue(rest.contains("stopping: no new edits; the running one stops at its next step"), rest);
+            assertTrue(rest.contains("cyclediffusion: interrupted during serving; stopping, the server closes"), rest);
             assertTrue(!rest.contains("\tat ") && !rest.contains("Exception"), rest);
             assertEquals(143, p.exitValue(), "128 + SIGTERM, as a JVM ends on it");
             assertTrue(seconds < 15, "stopping took " + seconds + " s: the running edit was not stopped at its next step");

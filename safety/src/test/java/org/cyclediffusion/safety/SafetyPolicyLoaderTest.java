@@ -1,5 +1,6 @@
 package org.cyclediffusion.safety;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -14,9 +15,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.Predicate;
 import org.cyclediffusion.core.config.ConfigException;
+import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.conformance.BackendConformanceSuite;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
+import org.cyclediffusion.core.pipeline.EditRequest;
 import org.cyclediffusion.core.pipeline.EditResult;
+import org.cyclediffusion.core.pipeline.LatentCode;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.testing.LogCapture;
 import org.cyclediffusion.core.testing.Fixtures;
@@ -177,6 +181,35 @@ class SafetyPolicyLoaderTest {
         List<String> w = warnings();
         assertEquals(1, w.size(), w.toString());
         assertTrue(w.get(0).contains("declares no safety_checker although requires_safety_checker is true"), w.get(0));
+    }
+
+    /**
+     * (e) Loaded to encode only: a latent code holds no image, so the checker the folder declares is
+     * neither opened nor warned about, even with its files missing (the folder of (b)); the code is
+     * the one a fully loaded pipeline encodes, and edit and decode, which would make images no
+     * checker saw, refuse to run.
+     */
+    @Test
+    void anEncoderNeedsNoCheckerAndMakesNoImages() throws IOException {
+        EditRequest request = GoldenCases.request("v01_basic").build();
+        LatentCode expected;
+        try (CycleDiffusionPipeline full = new PipelineLoader().load(PipelineLoader.Options.of(Fixtures.model("tiny-sd-onnx")))) {
+            expected = full.encode(request.encodeRequest());
+        }
+        Path dir = onnxCopy(false, "diffusers", "OnnxRuntimeModel", true);
+        int before = OrtLiveSessions.count();
+        try (CycleDiffusionPipeline p = new PipelineLoader().loadEncoder(ModelFolder.open(dir), PipelineLoader.Options.of(dir))) {
+            assertFalse(p.safetyChecker().isPresent());
+            LatentCode code = p.encode(request.encodeRequest());
+            assertArrayEquals(expected.startLatents().data(), code.startLatents().data());
+            assertArrayEquals(expected.noises().data(), code.noises().data());
+            IllegalStateException edit = assertThrows(IllegalStateException.class, () -> p.edit(request));
+            assertTrue(edit.getMessage().startsWith("edit: this pipeline was loaded to encode only"), edit.getMessage());
+            IllegalStateException decode = assertThrows(IllegalStateException.class, () -> p.decode(code, request.decodeRequest()));
+            assertTrue(decode.getMessage().startsWith("decode: this pipeline was loaded to encode only"), decode.getMessage());
+        }
+        assertEquals(before, OrtLiveSessions.count(), "every session the encoder opened is closed");
+        assertEquals(List.of(), warnings());
     }
 
     /** (b) on LibTorch: the checker's weights are there but its config.json is not; the load fails with the way out. */

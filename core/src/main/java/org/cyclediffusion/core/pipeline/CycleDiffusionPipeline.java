@@ -59,6 +59,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
     private final SafetyChecker safetyChecker;
     private final VaeImageProcessor imageProcessor;
     private final AutoCloseable owned;
+    /** Loaded by {@link PipelineLoader#loadEncoder}: without its checker, so it makes no images. */
+    private final boolean encoderOnly;
 
     /**
      * One model for both chains.
@@ -81,6 +83,11 @@ public class CycleDiffusionPipeline implements AutoCloseable {
      * @throws ConfigException when the source sampler cannot encode, or A and B do not share a latent space and noise schedule
      */
     public CycleDiffusionPipeline(DiffusionModel source, DiffusionModel target, SafetyChecker safetyChecker, AutoCloseable owned) {
+        this(source, target, safetyChecker, owned, false);
+    }
+
+    private CycleDiffusionPipeline(DiffusionModel source, DiffusionModel target, SafetyChecker safetyChecker, AutoCloseable owned,
+            boolean encoderOnly) {
         this.source = Objects.requireNonNull(source, "source");
         this.target = target == null ? source : target;
         this.encoding = source.scheduler().dpmEncoding().orElseThrow(() -> new ConfigException("scheduler " + source.scheduler().className()
@@ -92,6 +99,20 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         this.safetyChecker = safetyChecker;
         this.imageProcessor = new VaeImageProcessor(source.models().vae().scaleFactor());
         this.owned = owned;
+        this.encoderOnly = encoderOnly;
+    }
+
+    /** A pipeline for {@link #encode} alone ({@link PipelineLoader#loadEncoder}): edit and decode refuse to run. */
+    static CycleDiffusionPipeline encoderOnly(DiffusionModel model, AutoCloseable owned) {
+        return new CycleDiffusionPipeline(model, null, null, owned, true);
+    }
+
+    /** Images come out of edit and decode only where the loader opened the checker the folder declares. */
+    private void requireImageOutput(String call) {
+        if (encoderOnly) {
+            throw new IllegalStateException(call + ": this pipeline was loaded to encode only (PipelineLoader.loadEncoder), without its"
+                    + " safety checker; load it with PipelineLoader.load to " + call);
+        }
     }
 
     /**
@@ -156,6 +177,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
      * with all branches stacked ([src_uncond, tgt_uncond, src_cond, tgt_cond]), diffusers' batch.
      */
     public EditResult edit(EditRequest request) {
+        requireImageOutput("edit");
         long t0 = System.nanoTime();
         Plan plan = Plan.of(request);
         EncodeRequest er = request.encodeRequest();
@@ -282,6 +304,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
      * sampler or noise schedule, with other timesteps, or in a latent space this model does not take.
      */
     public EditResult decode(LatentCode code, DecodeRequest request) {
+        requireImageOutput("decode");
         long t0 = System.nanoTime();
         Objects.requireNonNull(code, "code");
         Plan plan = Plan.of(request, code.rows());

@@ -140,6 +140,22 @@ public final class PipelineLoader {
                 options.backend(), options.safetyChecker()), options);
     }
 
+    /**
+     * Loads {@code folder} for {@link CycleDiffusionPipeline#encode} only. A latent code holds no
+     * image, so no safety checker is opened and none is warned about: {@code options.safetyChecker()}
+     * and {@code options.targetModel()} are not read, and the checker's files may be missing or
+     * broken. The pipeline refuses {@code edit} and {@code decode}, which would make images no
+     * checker saw; load with {@link #load(ModelFolder, Options)} for those.
+     */
+    public CycleDiffusionPipeline loadEncoder(ModelFolder folder, Options options) {
+        Loaded a = open(folder, options, false);
+        try {
+            return CycleDiffusionPipeline.encoderOnly(a.model(), a);
+        } catch (RuntimeException e) {
+            throw closeAfter(e, a);
+        }
+    }
+
     /** As {@link #load(ModelFolder, Options)} with model B resolved too (null for a one-model pipeline). */
     public CycleDiffusionPipeline load(ModelFolder model, ModelFolder targetModel, Options options) {
         Loaded a = open(model, options, targetModel == null);
