@@ -13,6 +13,7 @@ import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.io.ProtobufWriter;
 import org.cyclediffusion.core.tensor.FloatTensor;
 
 /**
@@ -87,15 +88,15 @@ final class OrtClipSkip implements AutoCloseable {
         layerOutputs.forEach((layer, tensor) -> hidden.put(layer + 1, tensor));
 
         int elemType = graph.outputElemTypes().getOrDefault("last_hidden_state", OrtOnnxGraph.FLOAT);
-        OrtProtoWriter outputs = new OrtProtoWriter();
+        ProtobufWriter outputs = new ProtobufWriter();
         for (String tensor : hidden.values()) {
-            OrtProtoWriter tensorType = new OrtProtoWriter().varint(OrtOnnxGraph.TENSOR_TYPE_ELEM_TYPE, elemType == 0 ? OrtOnnxGraph.FLOAT : elemType);
-            OrtProtoWriter type = new OrtProtoWriter().message(OrtOnnxGraph.TYPE_TENSOR, tensorType);
-            outputs.message(OrtOnnxGraph.GRAPH_OUTPUT, new OrtProtoWriter()
+            ProtobufWriter tensorType = new ProtobufWriter().varint(OrtOnnxGraph.TENSOR_TYPE_ELEM_TYPE, elemType == 0 ? OrtOnnxGraph.FLOAT : elemType);
+            ProtobufWriter type = new ProtobufWriter().message(OrtOnnxGraph.TYPE_TENSOR, tensorType);
+            outputs.message(OrtOnnxGraph.GRAPH_OUTPUT, new ProtobufWriter()
                     .string(OrtOnnxGraph.VALUE_INFO_NAME, tensor)
                     .message(OrtOnnxGraph.VALUE_INFO_TYPE, type));
         }
-        byte[] appended = new OrtProtoWriter().message(OrtOnnxGraph.MODEL_GRAPH, outputs).toByteArray();
+        byte[] appended = new ProtobufWriter().message(OrtOnnxGraph.MODEL_GRAPH, outputs).toByteArray();
         ByteBuffer original = graph.bytes();
         ByteBuffer edited = OrtTensors.direct((long) original.remaining() + appended.length);
         edited.put(original).put(appended).flip();

@@ -134,9 +134,20 @@ final class OrtTensors {
     static FloatTensor toHost(OnnxTensor t) {
         TensorInfo info = t.getInfo();
         int[] shape = Arrays.stream(info.getShape()).mapToInt(Math::toIntExact).toArray();
-        float[] out = new float[Math.toIntExact(FloatTensor.numel(shape))];
+        int n = Math.toIntExact(FloatTensor.numel(shape));
+        if (info.type == OnnxJavaType.FLOAT) {
+            // getFloatBuffer already copies the native data into a new heap buffer of exactly n
+            // floats: its array becomes the tensor instead of being copied a second time.
+            FloatBuffer fb = t.getFloatBuffer();
+            if (fb.hasArray() && fb.arrayOffset() == 0 && fb.array().length == n) {
+                return new FloatTensor(fb.array(), shape);
+            }
+            float[] out = new float[n];
+            fb.get(out);
+            return new FloatTensor(out, shape);
+        }
+        float[] out = new float[n];
         switch (info.type) {
-            case FLOAT -> t.getFloatBuffer().get(out);
             case FLOAT16 -> {
                 ShortBuffer sb = t.getShortBuffer();
                 for (int i = 0; i < out.length; i++) {

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.cyclediffusion.core.io.ProtobufWriter;
 
 /**
  * A larger ONNX graph than the tiny fixtures, made with no download: a stack of SD-like residual
@@ -23,7 +24,7 @@ final class OrtSyntheticModel {
     /** Writes {@code file}: input {@code x} [1, channels, side, side], output {@code y} of the same shape. */
     static void write(Path file, int blocks, int channels, int side, long seed) throws IOException {
         SplittableRandom random = new SplittableRandom(seed);
-        OrtProtoWriter graph = new OrtProtoWriter();
+        ProtobufWriter graph = new ProtobufWriter();
         String x = "x";
         float scale = (float) (1.0 / Math.sqrt(9.0 * channels));
         for (int b = 0; b < blocks; b++) {
@@ -50,17 +51,17 @@ final class OrtSyntheticModel {
         graph.string(2, "synthetic");
         graph.bytes(11, OrtTestExports.valueInfo("x", FLOAT, 1, channels, side, side));
         graph.bytes(OrtOnnxGraph.GRAPH_OUTPUT, OrtTestExports.valueInfo("y", FLOAT, 1, channels, side, side));
-        OrtProtoWriter model = new OrtProtoWriter()
+        ProtobufWriter model = new ProtobufWriter()
                 .varint(1, 8) // ir_version
                 .string(2, "cyclediffusion-test") // producer_name
-                .message(8, new OrtProtoWriter().string(1, "").varint(2, 17)) // opset_import: ai.onnx 17
+                .message(8, new ProtobufWriter().string(1, "").varint(2, 17)) // opset_import: ai.onnx 17
                 .message(OrtOnnxGraph.MODEL_GRAPH, graph);
         Files.write(file, model.toByteArray());
     }
 
     private static byte[] tensor(String name, SplittableRandom random, float scale, int... dims) {
         int n = 1;
-        OrtProtoWriter t = new OrtProtoWriter();
+        ProtobufWriter t = new ProtobufWriter();
         for (int d : dims) {
             t.varint(1, d);
             n *= d;
@@ -73,12 +74,12 @@ final class OrtSyntheticModel {
     }
 
     private static byte[] conv(String input, String weight, String output) {
-        OrtProtoWriter ints = new OrtProtoWriter().string(1, "pads");
+        ProtobufWriter ints = new ProtobufWriter().string(1, "pads");
         for (int i = 0; i < 4; i++) {
             ints.varint(8, 1);
         }
         ints.varint(20, 7); // AttributeProto.type = INTS
-        return new OrtProtoWriter().string(1, input).string(1, weight).string(2, output).string(3, output).string(4, "Conv")
+        return new ProtobufWriter().string(1, input).string(1, weight).string(2, output).string(3, output).string(4, "Conv")
                 .message(5, ints).toByteArray();
     }
 }

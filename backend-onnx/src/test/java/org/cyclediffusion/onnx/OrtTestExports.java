@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import org.cyclediffusion.core.io.ProtobufWriter;
 import org.cyclediffusion.core.testing.Fixtures;
 
 /**
@@ -91,7 +92,7 @@ final class OrtTestExports {
     }
 
     record Field(int number, int wireType, long varint, byte[] bytes) {
-        void write(OrtProtoWriter w) {
+        void write(ProtobufWriter w) {
             if (wireType == OrtProtoReader.VARINT) {
                 w.varint(number, varint);
             } else {
@@ -180,7 +181,7 @@ final class OrtTestExports {
                 if (f.number() != OrtOnnxGraph.GRAPH_NODE) {
                     continue;
                 }
-                OrtProtoWriter w = new OrtProtoWriter();
+                ProtobufWriter w = new ProtobufWriter();
                 for (Field nf : fields(ByteBuffer.wrap(f.bytes()))) {
                     if (nf.number() == field && string(nf).equals(from)) {
                         w.string(field, to);
@@ -220,15 +221,15 @@ final class OrtTestExports {
                     if (raw == null) {
                         continue;
                     }
-                    OrtProtoWriter w = new OrtProtoWriter();
+                    ProtobufWriter w = new ProtobufWriter();
                     for (Field t : tensor) {
                         if (t != raw) {
                             t.write(w);
                         }
                     }
-                    w.message(13, new OrtProtoWriter().string(1, "location").string(2, fileName));
-                    w.message(13, new OrtProtoWriter().string(1, "offset").string(2, Long.toString(offset)));
-                    w.message(13, new OrtProtoWriter().string(1, "length").string(2, Long.toString(raw.bytes().length)));
+                    w.message(13, new ProtobufWriter().string(1, "location").string(2, fileName));
+                    w.message(13, new ProtobufWriter().string(1, "offset").string(2, Long.toString(offset)));
+                    w.message(13, new ProtobufWriter().string(1, "length").string(2, Long.toString(raw.bytes().length)));
                     w.varint(14, 1);
                     out.write(raw.bytes());
                     offset += raw.bytes().length;
@@ -239,12 +240,12 @@ final class OrtTestExports {
         }
 
         byte[] model() {
-            OrtProtoWriter graph = new OrtProtoWriter();
+            ProtobufWriter graph = new ProtobufWriter();
             for (byte[] n : prepended) {
                 graph.bytes(OrtOnnxGraph.GRAPH_NODE, n);
             }
             graphFields.forEach(f -> f.write(graph));
-            OrtProtoWriter model = new OrtProtoWriter();
+            ProtobufWriter model = new ProtobufWriter();
             for (Field f : modelFields) {
                 if (f.number() == OrtOnnxGraph.MODEL_GRAPH) {
                     model.message(OrtOnnxGraph.MODEL_GRAPH, graph);
@@ -261,9 +262,9 @@ final class OrtTestExports {
     }
 
     static byte[] valueInfo(String name, int elemType, Object... dims) {
-        OrtProtoWriter shape = new OrtProtoWriter();
+        ProtobufWriter shape = new ProtobufWriter();
         for (Object d : dims) {
-            OrtProtoWriter dim = new OrtProtoWriter();
+            ProtobufWriter dim = new ProtobufWriter();
             if (d instanceof String s) {
                 dim.string(2, s);
             } else {
@@ -271,20 +272,20 @@ final class OrtTestExports {
             }
             shape.message(1, dim);
         }
-        OrtProtoWriter tensor = new OrtProtoWriter().varint(1, elemType).message(2, shape);
-        OrtProtoWriter type = new OrtProtoWriter().message(1, tensor);
-        return new OrtProtoWriter().string(1, name).message(2, type).toByteArray();
+        ProtobufWriter tensor = new ProtobufWriter().varint(1, elemType).message(2, shape);
+        ProtobufWriter type = new ProtobufWriter().message(1, tensor);
+        return new ProtobufWriter().string(1, name).message(2, type).toByteArray();
     }
 
     static byte[] node(String op, List<String> inputs, List<String> outputs, Object... intAttrs) {
-        OrtProtoWriter w = new OrtProtoWriter();
+        ProtobufWriter w = new ProtobufWriter();
         inputs.forEach(i -> w.string(1, i));
         outputs.forEach(o -> w.string(2, o));
         w.string(3, "test_" + op + "_" + outputs.get(0));
         w.string(4, op);
         for (int i = 0; i < intAttrs.length; i += 2) {
             // AttributeProto: name = 1, i = 3, type = 20 (INT = 2)
-            w.message(5, new OrtProtoWriter().string(1, (String) intAttrs[i]).varint(3, ((Number) intAttrs[i + 1]).longValue()).varint(20, 2));
+            w.message(5, new ProtobufWriter().string(1, (String) intAttrs[i]).varint(3, ((Number) intAttrs[i + 1]).longValue()).varint(20, 2));
         }
         return w.toByteArray();
     }

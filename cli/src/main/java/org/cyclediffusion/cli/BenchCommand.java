@@ -163,7 +163,10 @@ final class BenchCommand implements Callable<Integer> {
         }
         List<BenchConfig> configs = new ArrayList<>();
         for (String s : specs) {
-            BenchConfig c = BenchConfig.parse(s, defaultModel, dtype, device);
+            BenchConfig parsed = BenchConfig.parse(s, defaultModel, dtype, device);
+            // The onnx backend runs an ONNX export: with --random-model, the cached folder's own export.
+            BenchConfig c = randomModel != null && parsed.backend().equals("onnx") && parsed.model().equals(defaultModel)
+                    ? parsed.withModel(RandomModels.cachedOnnx(defaultModel, err)) : parsed;
             if (configs.stream().anyMatch(o -> o.name().equals(c.name()))) {
                 throw new Errors.UsageException("--config '" + s + "': another configuration is also named '" + c.name() + "'; add ,label=NAME");
             }

@@ -50,6 +50,10 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
         return new BenchConfig(backend, model, dtype, device, label, List.copyOf(props));
     }
 
+    BenchConfig withModel(Path other) {
+        return new BenchConfig(backend, other, dtype, device, label, systemProperties);
+    }
+
     private static Errors.UsageException usage(String spec, String what) {
         return new Errors.UsageException("--config '" + spec + "': " + what
                 + "; expected BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value]");

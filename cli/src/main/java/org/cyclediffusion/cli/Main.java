@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         description = "Zero-shot text-guided image editing with Stable Diffusion (CycleDiffusion, DPM-Encoder).",
         subcommands = {EditCommand.class, TokenizeCommand.class, BackendsCommand.class, BenchCommand.class, EncodeCommand.class,
                 DecodeCommand.class, SchedulersCommand.class, ServeCommand.class, BatchCommand.class,
-                RandomModelCommand.class})
+                RandomModelCommand.class, ExportOnnxCommand.class})
 public final class Main implements Runnable {
     public static final int OK = 0;
     public static final int FAILURE = 1;

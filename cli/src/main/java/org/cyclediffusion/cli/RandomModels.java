@@ -40,4 +40,26 @@ final class RandomModels {
         }
         return folder;
     }
+
+    /**
+     * The ONNX export of the cached {@code folder}, kept beside it as {@code <folder>-onnx} and written
+     * first if missing (5.5 GB for SD 1.5 with its safety checker).
+     */
+    static Path cachedOnnx(Path folder, java.io.PrintWriter progress) {
+        Path onnx = folder.resolveSibling(folder.getFileName() + "-onnx");
+        if (!Files.isRegularFile(onnx.resolve("model_index.json"))) {
+            progress.println("exporting " + folder + " to ONNX in " + onnx + " (once)");
+            progress.flush();
+            exportOnnx(folder, onnx, progress);
+        }
+        return onnx;
+    }
+
+    /** {@link org.cyclediffusion.onnxexport.OnnxExporter#export}, one progress line per network. */
+    static void exportOnnx(Path diffusers, Path onnx, java.io.PrintWriter progress) {
+        org.cyclediffusion.onnxexport.OnnxExporter.export(diffusers, onnx, line -> {
+            progress.println("export-onnx: " + line);
+            progress.flush();
+        });
+    }
 }

@@ -95,7 +95,7 @@ final class ApiHandler extends Handler.Abstract {
                         + "; there are /api/edit, /api/jobs, /api/jobs/{id}, /api/jobs/{id}/events, /api/health and /api/model");
             }
         } catch (ApiException e) {
-            error(response, callback, e);
+            refuse(request, response, callback, e);
         } catch (EditQueue.QueueFullException e) {
             response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(e.retryAfter));
             error(response, callback, new ApiException(429, null, "the server is busy: " + options.maxQueue()
@@ -299,6 +299,42 @@ final class ApiHandler extends Handler.Abstract {
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
         response.write(true, ByteBuffer.wrap(bytes), callback);
+    }
+
+    /**
+     * Answers a refusal once what is left of the request's body has been read and dropped, up to a
+     * bound. A refusal often comes before the body is read (a Content-Length over the limit, a
+     * missing key, a wrong Content-Type); closing a connection while the client's bytes are still
+     * arriving makes the kernel reset it, and the client, still sending, then reports "connection
+     * reset" (or no answer at all) instead of the status and message that say why: the lingering
+     * close nginx and Apache do. Past the bound the connection is closed anyway: a client sending
+     * more than four times the upload limit, or for more than 30 s, is not owed the explanation.
+     */
+    private void refuse(Request request, Response response, Callback callback, ApiException e) {
+        if (!response.isCommitted() && !drainBody(request)) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        }
+        error(response, callback, e);
+    }
+
+    /** Reads the rest of the body and drops it; false if it was not read to its end within the bound. */
+    private boolean drainBody(Request request) {
+        long limit = 4L * options.maxUploadBytes();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        byte[] sink = new byte[64 * 1024];
+        long total = 0;
+        try {
+            java.io.InputStream in = Content.Source.asInputStream(request);
+            for (int n; (n = in.read(sink)) >= 0; ) {
+                total += n;
+                if (total > limit || System.nanoTime() > deadline) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (IOException | RuntimeException x) {
+            return false;
+        }
     }
 
     static void error(Response response, Callback callback, ApiException e) {

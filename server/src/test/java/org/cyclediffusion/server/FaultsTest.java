@@ -131,6 +131,67 @@ class FaultsTest {
         assertRefused(r, 413, null, "is larger than this server's limit of 20971520 bytes (--max-upload-mb)");
     }
 
+    /**
+     * The refusal comes from the Content-Length, before the body is read; the server then reads and
+     * drops the body, so the client (still sending) gets the 413 instead of a reset connection, and
+     * the connection stays usable: a request pipelined behind the body is answered on it.
+     */
+    @Test
+    void anOverLimitBodyIsDrainedSoTheClientGetsThe413AndTheConnectionLives() throws Exception {
+        java.net.URI uri = URI.create(base);
+        int bodyLength = 21 * 1024 * 1024; // over the 20 MiB limit, under the drain bound
+        try (java.net.Socket socket = new java.net.Socket(uri.getHost(), uri.getPort())) {
+            socket.setSoTimeout(60_000);
+            java.io.OutputStream out = socket.getOutputStream();
+            String head = "POST /api/edit HTTP/1.1\r\nHost: " + uri.getHost() + "\r\nContent-Type: multipart/form-data; boundary=XYZ\r\n"
+                    + "Content-Length: " + bodyLength + "\r\n\r\n";
+            Thread sender = new Thread(() -> {
+                try {
+                    out.write(head.getBytes(StandardCharsets.US_ASCII));
+                    byte[] chunk = new byte[1 << 20];
+                    for (int sent = 0; sent < bodyLength; sent += chunk.length) {
+                        out.write(chunk, 0, Math.min(chunk.length, bodyLength - sent));
+                    }
+                    out.write(("GET /api/health HTTP/1.1\r\nHost: " + uri.getHost() + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                } catch (java.io.IOException e) {
+                    // the read side below reports what the server did
+                }
+            }, "over-limit-sender");
+            sender.start();
+            java.io.InputStream in = socket.getInputStream();
+            String first = readResponse(in);
+            assertTrue(first.startsWith("HTTP/1.1 413 "), first);
+            assertTrue(first.contains("is larger than this server's limit of 20971520 bytes"), first);
+            assertFalse(first.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), first);
+            String second = readResponse(in);
+            assertTrue(second.startsWith("HTTP/1.1 200 ") && second.contains("\"status\":\"ok\""), second);
+            sender.join(60_000);
+        }
+    }
+
+    /** One HTTP/1.1 response with a Content-Length body, read off the socket: status line, headers and body. */
+    private static String readResponse(java.io.InputStream in) throws java.io.IOException {
+        java.io.ByteArrayOutputStream head = new java.io.ByteArrayOutputStream();
+        while (true) {
+            int b = in.read();
+            if (b < 0) {
+                throw new java.io.EOFException("connection closed after: " + head);
+            }
+            head.write(b);
+            byte[] h = head.toByteArray();
+            int n = h.length;
+            if (n >= 4 && h[n - 4] == '\r' && h[n - 3] == '\n' && h[n - 2] == '\r' && h[n - 1] == '\n') {
+                break;
+            }
+        }
+        String headers = head.toString(StandardCharsets.US_ASCII);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length:\\s*(\\d+)").matcher(headers);
+        assertTrue(m.find(), headers);
+        byte[] body = in.readNBytes(Integer.parseInt(m.group(1)));
+        return headers + new String(body, StandardCharsets.UTF_8);
+    }
+
     @Test
     void aChunkedBodyOverTheLimitIs413() throws Exception {
         // No Content-Length to check up front: the parser counts as it reads.

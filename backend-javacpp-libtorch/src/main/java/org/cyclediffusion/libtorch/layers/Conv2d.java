@@ -4,19 +4,49 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
-/** {@code torch.nn.Conv2d}: square kernel, stride, zero padding, dilation 1, one group, optional bias. */
+/**
+ * {@code torch.nn.Conv2d}: square kernel, stride, zero padding, dilation 1, one group, optional bias.
+ *
+ * <p>On the CPU in float32 two shapes bypass {@code conv2d}'s own choice of kernel, because that
+ * choice is slow for them at one thread (README, "LibTorch on the CPU"):
+ * <ul>
+ *   <li>1×1 kernels go to oneDNN ({@code mkldnn_convolution}). At one thread and a batch below 16,
+ *       {@code conv2d} sends them to {@code slow_conv2d} (one GEMM per image), 1.1–1.3×
+ *       slower at every UNet shape; with more threads {@code conv2d} picks oneDNN itself.</li>
+ *   <li>Small outputs run as im2col and one GEMM over the whole batch, the weight used in place: at
+ *       most {@value #SMALL_OUTPUT_PIXELS} pixels per image (SD's 4×4 UNet level of a 256² edit, and the
+ *       stride-2 convolution into it), and at most {@value #MEDIUM_OUTPUT_PIXELS} (the 8×8 level) where the
+ *       weight is over 32 MiB. oneDNN reorders the plain weight into its blocked layout on every call, into
+ *       a fresh buffer; above glibc's 32 MiB mmap ceiling that buffer is mapped and faulted in page by page
+ *       each time (20 ms of kernel time for a 1280² 3×3 weight), and its direct kernels, which block over
+ *       the output width, reach ~50 GFLOP/s at 4×4 against ~180 at 16×16. The GEMM runs 1.1× (8×8) to
+ *       2× (4×4) faster there.</li>
+ * </ul>
+ * Both compute the same sums in another order: equal to {@code conv2d} within float32 rounding
+ * ({@code Conv2dRoutesTest}). {@value #ROUTES_PROPERTY}{@code =false} turns them off (for A/B runs).
+ */
 public final class Conv2d {
+    /** Set to {@code false} to send every convolution through {@code conv2d} as before. */
+    public static final String ROUTES_PROPERTY = "cyclediffusion.libtorch.convRoutes";
+    static final long SMALL_OUTPUT_PIXELS = 16;
+    static final long MEDIUM_OUTPUT_PIXELS = 64;
+    /** glibc's largest mmap threshold: a fresh buffer above it is mapped, and faulted in page by page, on every call. */
+    static final long REORDER_MAPPED_BYTES = 32L << 20;
     private static final long[] NO_DILATION = {1, 1};
     private final Tensor weight;
     private final Tensor bias;
+    private final int kernel;
     private final long[] stride;
     private final long[] padding;
+    private final boolean routes;
 
-    private Conv2d(Tensor weight, Tensor bias, int stride, int padding) {
+    private Conv2d(Tensor weight, Tensor bias, int kernel, int stride, int padding, boolean routes) {
         this.weight = weight;
         this.bias = bias;
+        this.kernel = kernel;
         this.stride = new long[] {stride, stride};
         this.padding = new long[] {padding, padding};
+        this.routes = routes;
     }
 
     /** {@code weight [out, in, kernel, kernel]} and {@code bias [out]}. */
@@ -27,10 +57,48 @@ public final class Conv2d {
     public static Conv2d create(ParameterSource p, String prefix, int in, int out, int kernel, int stride, int padding, boolean bias) {
         Tensor w = p.take(prefix + ".weight", out, in, kernel, kernel);
         Tensor b = bias ? p.take(prefix + ".bias", out) : null;
-        return new Conv2d(w, b, stride, padding);
+        boolean routes = !"false".equals(System.getProperty(ROUTES_PROPERTY)) && torch.hasMKLDNN();
+        return new Conv2d(w, b, kernel, stride, padding, routes);
     }
 
     public Tensor forward(Tensor x) {
-        return torch.conv2d(x, weight, bias == null ? new TensorOptional() : new TensorOptional(bias), stride, padding, NO_DILATION, 1);
+        // scalar_type() hands out a new Java object each call: intern() makes == compare the type
+        if (routes && x.dim() == 4 && x.is_cpu() && x.scalar_type().intern() == torch.ScalarType.Float
+                && weight.scalar_type().intern() == torch.ScalarType.Float) {
+            if (kernel == 1 && stride[0] == 1 && padding[0] == 0) {
+                return torch.mkldnn_convolution(x, weight, optionalBias(), padding, stride, NO_DILATION, 1);
+            }
+            long outH = (x.size(2) + 2 * padding[0] - kernel) / stride[0] + 1;
+            long outW = (x.size(3) + 2 * padding[1] - kernel) / stride[1] + 1;
+            long pixels = outH * outW;
+            if (pixels <= SMALL_OUTPUT_PIXELS || pixels <= MEDIUM_OUTPUT_PIXELS && weight.nbytes() > REORDER_MAPPED_BYTES) {
+                return im2colGemm(x, outH, outW);
+            }
+        }
+        return torch.conv2d(x, weight, optionalBias(), stride, padding, NO_DILATION, 1);
+    }
+
+    /**
+     * {@code [out, in·k·k] × [in·k·k, batch·pixels]}: the batch folded into the GEMM's columns so the
+     * weight is read once per call, not once per image.
+     */
+    private Tensor im2colGemm(Tensor x, long outH, long outW) {
+        long batch = x.size(0);
+        long out = weight.size(0);
+        long k = weight.size(1) * kernel * kernel;
+        Tensor cols = torch.im2col(x, new long[] {kernel, kernel}, NO_DILATION, padding, stride); // [batch, k, pixels]
+        Tensor colsByPixel = cols.permute(1, 0, 2).reshape(k, batch * outH * outW);
+        Tensor w = weight.reshape(out, k);
+        Tensor y = bias == null ? torch.mm(w, colsByPixel) : torch.addmm(bias.view(out, 1), w, colsByPixel);
+        return y.view(out, batch, outH, outW).permute(1, 0, 2, 3).contiguous();
+    }
+
+    /** The weight, then the bias if there is one (for tests that rebuild the layer on the same tensors). */
+    java.util.List<Tensor> parameters() {
+        return bias == null ? java.util.List.of(weight) : java.util.List.of(weight, bias);
+    }
+
+    private TensorOptional optionalBias() {
+        return bias == null ? new TensorOptional() : new TensorOptional(bias);
     }
 }

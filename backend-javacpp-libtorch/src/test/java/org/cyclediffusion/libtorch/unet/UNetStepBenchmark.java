@@ -82,6 +82,76 @@ class UNetStepBenchmark {
         }
     }
 
+    /**
+     * A switch's effect on a full step, alternated in one process: two UNets on the same weights, one
+     * built with the system property {@code cyclediffusion.bench.abOff} names set to {@code false}, run
+     * A, B, A, B... Prints each pair's ratio and the median ratio (B's time over A's).
+     * <pre>
+     *   mvn ... -Dtest=UNetStepBenchmark#switchAlternated -Dcyclediffusion.bench.abOff=cyclediffusion.libtorch.convRoutes [-Dcyclediffusion.bench.runs=5]
+     * </pre>
+     */
+    @Test
+    void switchAlternated() {
+        String property = System.getProperty("cyclediffusion.bench.abOff");
+        Assumptions.assumeTrue(property != null, "A/B benchmark skipped: name the switch with -Dcyclediffusion.bench.abOff=<property>");
+        int runs = Integer.getInteger("cyclediffusion.bench.runs", 5);
+        JsonConfig config = FullSizeConfigs.config("sd15_unet");
+        Map<String, Tensor> weights = RandomWeights.of(UNet2DConditionModel.expectedShapes(config), 0);
+        UNet2DConditionModel off;
+        String before = System.getProperty(property);
+        System.setProperty(property, "false");
+        try {
+            off = UNet2DConditionModel.build(config, weights);
+        } finally {
+            if (before == null) {
+                System.clearProperty(property);
+            } else {
+                System.setProperty(property, before);
+            }
+        }
+        try (UNet2DConditionModel on = UNet2DConditionModel.build(config, weights); off) {
+            torch.manual_seed(1);
+            Tensor sample = torch.randn(4, 4, 32, 32);
+            Tensor text = torch.randn(4, 77, 768);
+            // this thread's CPU time: with one LibTorch thread the ops run inline on it, and on a shared
+            // machine it leaves out the time other processes hold the core (wall time is printed too)
+            java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+            double[] ratios = new double[runs];
+            for (int i = -1; i < runs; i++) { // one warm-up pair
+                double[] s = new double[2];
+                double[] wall = new double[2];
+                double[] sums = new double[2];
+                double[] user = new double[2];
+                UNet2DConditionModel[] models = {on, off};
+                for (int m = 0; m < 2; m++) {
+                    long start = System.nanoTime();
+                    long cpuStart = cpu.getCurrentThreadCpuTime();
+                    long userStart = cpu.getCurrentThreadUserTime();
+                    try (Tensor out = models[m].forward(sample, 500, text)) {
+                        s[m] = (cpu.getCurrentThreadCpuTime() - cpuStart) / 1e9;
+                        user[m] = (cpu.getCurrentThreadUserTime() - userStart) / 1e9;
+                        wall[m] = (System.nanoTime() - start) / 1e9;
+                        sums[m] = out.abs().sum().item_double();
+                    }
+                }
+                if (i >= 0) {
+                    ratios[i] = s[1] / s[0];
+                }
+                System.out.printf(Locale.ROOT, "%s: CPU on %.2f s, off %.2f s, off/on %.3f (of which in the kernel %.2f s, %.2f s; wall %.2f s, %.2f s), sum|out| %.7g vs %.7g%n",
+                        i < 0 ? "warm-up" : "#" + (i + 1), s[0], s[1], s[1] / s[0], s[0] - user[0], s[1] - user[1], wall[0], wall[1], sums[0],
+                        sums[1]);
+            }
+            double[] sorted = ratios.clone();
+            Arrays.sort(sorted);
+            System.out.printf(Locale.ROOT, "%s: median step CPU time off/on %.3f over %d alternated pairs (min %.3f, max %.3f), %d threads%n",
+                    property, sorted[runs / 2], runs, sorted[0], sorted[runs - 1], torch.get_num_threads());
+            sample.close();
+            text.close();
+        } finally {
+            RandomWeights.closeAll(weights);
+        }
+    }
+
     /** Accuracy of the half types at full size: the SD 1.5 UNet at 8×8 against the float64 reference of {@link UNetFullSizeReferenceTest}. */
     @Test
     void halfTypesAgainstTheFloat64Reference() {
@@ -323,6 +393,74 @@ class UNetStepBenchmark {
         msByKind.forEach((kind, ms) -> System.out.printf(Locale.ROOT, "step by op type: %-16s %8.0f ms (%4.1f%%)%n", kind, ms,
                 100 * ms / total));
         System.out.printf(Locale.ROOT, "step by op type: %-16s %8.0f ms (%d distinct shapes)%n", "sum", total, cache.size());
+    }
+
+    /**
+     * Every convolution of SD 1.5's UNet at the shape it runs at in a batch-4, 32×32 step, through
+     * {@link org.cyclediffusion.libtorch.layers.Conv2d} with its routes on and off (same weights), alternated,
+     * this thread's CPU time (best of three per shape), summed over the step. Prints each shape and the
+     * totals.
+     */
+    @Test
+    void convolutionsByRoute() {
+        Assumptions.assumeTrue(Boolean.getBoolean("cyclediffusion.bench.ops"),
+                "op benchmark skipped: run with -Dcyclediffusion.bench.ops=true");
+        Map<String, long[]> shapes = UNet2DConditionModel.expectedShapes(FullSizeConfigs.config("sd15_unet"));
+        Map<String, Integer> count = new java.util.LinkedHashMap<>();
+        Map<String, long[]> conv = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            long[] w = e.getValue();
+            if (e.getKey().endsWith(".weight") && w.length == 4) {
+                long stride = e.getKey().contains("downsamplers") ? 2 : 1;
+                String key = Arrays.toString(w) + " @" + resolution(e.getKey()) + "/" + stride;
+                conv.put(key, new long[] {w[0], w[1], w[2], resolution(e.getKey()), stride});
+                count.merge(key, 1, Integer::sum);
+            }
+        }
+        java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+        double totalOn = 0;
+        double totalOff = 0;
+        try (InferenceMode mode = new InferenceMode()) {
+            torch.manual_seed(0);
+            for (Map.Entry<String, long[]> e : conv.entrySet()) {
+                try (PointerScope scope = new PointerScope()) {
+                    long[] c = e.getValue();
+                    Tensor w = torch.randn(c[0], c[1], c[2], c[2]).mul(new org.bytedeco.pytorch.Scalar(0.01));
+                    Tensor b = torch.randn(c[0]);
+                    org.cyclediffusion.libtorch.layers.ParameterSource p = new org.cyclediffusion.libtorch.layers.ParameterSource("bench") {
+                        @Override
+                        public Tensor take(String name, long... shape) {
+                            return name.endsWith("weight") ? w : b;
+                        }
+                    };
+                    int in = (int) c[1];
+                    int out = (int) c[0];
+                    int k = (int) c[2];
+                    int stride = (int) c[4];
+                    var on = org.cyclediffusion.libtorch.layers.Conv2d.create(p, "conv", in, out, k, stride, k / 2);
+                    System.setProperty(org.cyclediffusion.libtorch.layers.Conv2d.ROUTES_PROPERTY, "false");
+                    var off = org.cyclediffusion.libtorch.layers.Conv2d.create(p, "conv", in, out, k, stride, k / 2);
+                    System.clearProperty(org.cyclediffusion.libtorch.layers.Conv2d.ROUTES_PROPERTY);
+                    Tensor x = torch.randn(4, c[1], c[3], c[3]);
+                    double[] best = {Double.MAX_VALUE, Double.MAX_VALUE};
+                    for (int round = -1; round < 3; round++) {
+                        for (int m = 0; m < 2; m++) {
+                            long start = cpu.getCurrentThreadCpuTime();
+                            (m == 0 ? on : off).forward(x).close();
+                            if (round >= 0) {
+                                best[m] = Math.min(best[m], (cpu.getCurrentThreadCpuTime() - start) / 1e6);
+                            }
+                        }
+                    }
+                    int n = count.get(e.getKey());
+                    totalOn += n * best[0];
+                    totalOff += n * best[1];
+                    System.out.printf(Locale.ROOT, "conv %-28s x%2d routes on %7.2f ms, off %7.2f ms, off/on %.2f%n", e.getKey(), n, best[0], best[1],
+                            best[1] / best[0]);
+                }
+            }
+        }
+        System.out.printf(Locale.ROOT, "convolutions of one step: routes on %.0f ms, off %.0f ms, off/on %.3f%n", totalOn, totalOff, totalOff / totalOn);
     }
 
     /** Latent side of the level a UNet parameter works at, for a 32×32 latent (SD 1.5: four levels, 32, 16, 8, 4). */

@@ -72,13 +72,11 @@ public final class HalfFloats {
             }
             return (short) (sign | m);
         }
-        int exp = ((abs >>> 23) - 112) << 10;
-        int mant = abs & 0x7fffff;
-        int half = exp | (mant >>> 13);
-        int rem = mant & 0x1fff;
-        if (rem > 0x1000 || (rem == 0x1000 && (half & 1) == 1)) {
-            half++;
-        }
-        return (short) (sign | half);
+        // Rebase the exponent (127 → 15) and drop 13 mantissa bits, rounding to nearest even by
+        // adding just under half a unit plus the kept last bit: a carry past the mantissa moves the
+        // exponent, as it should. Branch-free: on real tensors the dropped bits are random, and a
+        // branch on them was mispredicted half the time (OrtCopyBenchmark.toOrt, FLOAT16).
+        int rebased = abs - (112 << 23);
+        return (short) (sign | (rebased + 0xfff + ((rebased >>> 13) & 1)) >>> 13);
     }
 }

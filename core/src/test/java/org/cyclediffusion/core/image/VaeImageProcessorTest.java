@@ -127,6 +127,28 @@ class VaeImageProcessorTest {
     }
 
     @Test
+    void everyByteValueOfEveryChannelNormalisesAsNumpyInFloat32() {
+        // 16x16 pixels hold all 256 values in R, and shifted ones in G and B.
+        byte[] rgb = new byte[16 * 16 * 3];
+        for (int i = 0; i < 256; i++) {
+            rgb[i * 3] = (byte) i;
+            rgb[i * 3 + 1] = (byte) (i + 85);
+            rgb[i * 3 + 2] = (byte) (255 - i);
+        }
+        FloatTensor pixels = processor.preprocess(List.of(new RgbImage(16, 16, rgb)));
+        for (int i = 0; i < 256; i++) {
+            for (int c = 0; c < 3; c++) {
+                int v = rgb[i * 3 + c] & 0xFF;
+                // np.array(image).astype(np.float32) / 255.0, then 2.0 * x - 1.0: each rounded to float32
+                float x = (float) v / 255.0f;
+                float expected = 2.0f * x - 1.0f;
+                assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(pixels.get(0, c, i / 16, i % 16)),
+                        "value " + v + " of channel " + c);
+            }
+        }
+    }
+
+    @Test
     void roundingIsHalfToEvenInFloat32() {
         // Floats whose float32 product with 255 is exactly k + 0.5 (checked with numpy 1.24):
         // numpy's round goes to the even neighbour, Math.round would not.

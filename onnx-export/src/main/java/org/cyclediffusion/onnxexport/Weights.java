@@ -1,0 +1,84 @@
+package org.cyclediffusion.onnxexport;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.function.Supplier;
+import org.cyclediffusion.core.config.ConfigException;
+import org.cyclediffusion.core.io.SafetensorsDType;
+import org.cyclediffusion.core.io.SafetensorsFile;
+
+/**
+ * One component's diffusers safetensors file, read as float32 bytes for ONNX initializers. float32
+ * tensors are handed on as the file's mapping (nothing copied until the exporter writes them);
+ * float16, bfloat16 and float64 are converted as torch's {@code .float()} does.
+ */
+final class Weights implements AutoCloseable {
+    private final SafetensorsFile file;
+
+    Weights(Path path) {
+        this.file = SafetensorsFile.open(path);
+    }
+
+    boolean has(String name) {
+        return file.has(name);
+    }
+
+    long[] shape(String name) {
+        return require(name).shape();
+    }
+
+    long dim(String name, int i) {
+        return shape(name)[i];
+    }
+
+    /** The tensor as little-endian float32 bytes, read when the supplier is called. */
+    Supplier<ByteBuffer> f32(String name) {
+        SafetensorsFile.TensorInfo t = require(name);
+        return () -> {
+            if (t.dtype() == SafetensorsDType.F32) {
+                return file.buffer(t);
+            }
+            float[] v = file.floatTensor(name).data();
+            ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(v);
+            return b;
+        };
+    }
+
+    /** A 2-D weight [out, in] transposed to [in, out], the right operand of a MatMul (as torch.onnx folds Linear). */
+    Supplier<ByteBuffer> f32Transposed(String name) {
+        long[] s = shape(name);
+        if (s.length != 2) {
+            throw new ConfigException(file.path() + ": '" + name + "' has shape " + java.util.Arrays.toString(s) + ", expected 2 dims");
+        }
+        int rows = Math.toIntExact(s[0]);
+        int cols = Math.toIntExact(s[1]);
+        return () -> {
+            float[] v = file.floatTensor(name).data();
+            ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+            for (int c = 0; c < cols; c++) {
+                for (int r = 0; r < rows; r++) {
+                    b.putFloat(v[r * cols + c]);
+                }
+            }
+            return b.flip();
+        };
+    }
+
+    private SafetensorsFile.TensorInfo require(String name) {
+        if (!file.has(name)) {
+            throw new ConfigException(file.path() + ": no tensor '" + name + "' (the exporter expects diffusers' state-dict names)");
+        }
+        SafetensorsFile.TensorInfo t = file.info(name);
+        if (!t.dtype().isFloatingPoint()) {
+            throw new ConfigException(file.path() + ": tensor '" + name + "' is " + t.dtype() + ", expected a floating-point dtype");
+        }
+        return t;
+    }
+
+    @Override
+    public void close() {
+        file.close();
+    }
+}
