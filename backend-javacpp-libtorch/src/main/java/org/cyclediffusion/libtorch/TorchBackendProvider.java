@@ -1,11 +1,13 @@
 package org.cyclediffusion.libtorch;
 
 import java.util.List;
+import java.util.Optional;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
 import org.cyclediffusion.core.spi.Models;
+import org.cyclediffusion.core.spi.PrecisionProbe;
 
 /**
  * The LibTorch backend ({@code libtorch}): diffusers folders with safetensors weights, run with
@@ -47,6 +49,12 @@ public final class TorchBackendProvider implements BackendProvider {
     @Override
     public DType defaultDType(Device device) {
         return device.isCuda() ? DType.FLOAT16 : DType.FLOAT32;
+    }
+
+    /** {@code --dtype auto}: the UNet timed and compared in fp32, bf16 and fp16 ({@link TorchPrecisionProbe}). */
+    @Override
+    public Optional<PrecisionProbe> precisionProbe(ModelFolder folder, Device device) {
+        return Optional.of(new TorchPrecisionProbe(folder, device));
     }
 
     @Override

@@ -63,6 +63,6 @@ final class VaeDecoder {
             }
         }
         Tensor last = h;
-        return Scopes.inChildScope(() -> convOut.forward(activation.apply(normOut.forward(last))));
+        return Scopes.inChildScope(() -> convOut.forward(normOut.forward(last, activation)));
     }
 }

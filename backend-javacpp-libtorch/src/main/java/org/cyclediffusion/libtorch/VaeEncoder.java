@@ -64,6 +64,6 @@ final class VaeEncoder {
             }
         }
         Tensor mid = midBlock.forward(h);
-        return Scopes.inChildScope(() -> convOut.forward(activation.apply(normOut.forward(mid))));
+        return Scopes.inChildScope(() -> convOut.forward(normOut.forward(mid, activation)));
     }
 }

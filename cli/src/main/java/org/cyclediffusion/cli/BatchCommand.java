@@ -156,7 +156,8 @@ final class BatchCommand implements Callable<Integer> {
                 interrupts.phase("loading the model");
                 interrupts.pause();
                 ModelFolder folder = modelOptions.source.resolve(modelOptions.backend, !noSafetyChecker, err, quiet);
-                PipelineLoader.Options options = new PipelineLoader.Options(folder.root(), modelOptions.backend, dev, dt, !noSafetyChecker);
+                PipelineLoader.Options options = modelOptions.withAutoDType(
+                        new PipelineLoader.Options(folder.root(), modelOptions.backend, dev, dt, !noSafetyChecker), folder, err);
                 // Rows with a target_model run on a two-model pipeline (source: --model), loaded when first needed.
                 Map<String, CycleDiffusionPipeline> twoModel = new HashMap<>();
                 try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options);

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.DecodeRequest;
 import org.cyclediffusion.core.pipeline.EditProvenance;
@@ -90,9 +91,15 @@ final class DecodeCommand implements Callable<Integer> {
                         progress.step(i, n, t);
                         return !interrupts.cancelled();
                     }).build();
+<<<<<<< HEAD
             PipelineLoader.Options options = ModelOptions.oneShot(model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker));
+=======
+            PipelineLoader.Options requested = model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker);
+            ModelFolder folder = model.resolve(requested, err);
+            PipelineLoader.Options options = model.withAutoDType(requested, folder, err);
+>>>>>>> precision
             interrupts.phase("loading the model");
-            try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(model.resolve(options, err), options)) {
+            try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options)) {
                 interrupts.check();
                 EditResult result = pipeline.decode(code, built);
                 interrupts.phase("writing");

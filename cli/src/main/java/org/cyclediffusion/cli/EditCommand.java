@@ -136,6 +136,10 @@ final class EditCommand implements Callable<Integer> {
                     : modelOptions.source.resolveTarget(targetModel, targetConfig, "--target-model", provider.name(), !noSafetyChecker, err, quiet);
             EditPreflight.check(folder, targetFolder, loader.registry().scheduler(sourceHalf.scheduler,
                     folder.config("scheduler", "scheduler_config.json").quietCopy()), built);
+            if (modelOptions.autoDType()) { // measured after every check that needs no model, before the estimate that needs the dtype
+                dt = modelOptions.autoDType(provider, folder, dev, err);
+                options = options.withDType(dt);
+            }
             AttentionSlicing slicing = attentionSlicing();
             checkMemory(folder, provider, dt, inputs, rows * sourceHalf.numImages, slicing);
             sourceHalf.printDrawnSeed(err, quiet);

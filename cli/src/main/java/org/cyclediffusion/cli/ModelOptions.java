@@ -5,6 +5,8 @@ import java.nio.file.Path;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.pipeline.WeightResidency;
+import org.cyclediffusion.core.precision.AutoDType;
+import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
 import picocli.CommandLine;
@@ -24,8 +26,12 @@ final class ModelOptions {
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16 or bf16 (default: the backend's for the device).")
+    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16, bf16, or auto: the fastest whose UNet output is within 2% of"
+            + " fp32's range on this machine, measured once and cached (default: the backend's for the device).")
     String dtype;
+
+    /** What {@code --dtype} accepts, for its error message. */
+    static final String DTYPES = "fp32, fp16, bf16, auto";
 
     @Option(names = "--verbose", description = "Stack traces on errors.")
     boolean verbose;
@@ -57,9 +63,41 @@ final class ModelOptions {
         return Errors.flagValue(() -> Device.parse(device), "--device");
     }
 
-    /** {@code --dtype}, parsed; null when not given (the backend's default for the device and files). */
+    /** {@code --dtype}, parsed; null when not given or {@code auto} (see {@link #autoDType()}). */
     DType dtype() {
-        return dtype == null ? null : Errors.flagValue(() -> DType.parse(dtype), "--dtype");
+        if (dtype == null || autoDType()) {
+            return null;
+        }
+        try {
+            return DType.parse(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException("--dtype: '" + dtype + "' is not a precision; expected one of " + DTYPES);
+        }
+    }
+
+    /** Whether {@code --dtype auto} was given. */
+    boolean autoDType() {
+        return dtype != null && dtype.trim().equalsIgnoreCase("auto");
+    }
+
+    /**
+     * {@code --dtype auto} for this backend, folder and device: {@link AutoDType}'s decision (measured
+     * once per machine, backend and model, then read from its cache), reported in one line on stderr.
+     */
+    DType autoDType(BackendProvider provider, ModelFolder folder, Device dev, PrintWriter err) {
+        AutoDType.Decision d = AutoDType.resolve(provider, folder, dev, AutoDType.defaultCacheFile());
+        err.println(d.line());
+        err.flush();
+        return d.dtype();
+    }
+
+    /** {@code options} with {@code --dtype auto} resolved for {@code folder}; unchanged without it. */
+    PipelineLoader.Options withAutoDType(PipelineLoader.Options options, ModelFolder folder, PrintWriter err) {
+        if (!autoDType()) {
+            return options;
+        }
+        BackendProvider provider = new PipelineLoader().backend(folder, options);
+        return options.withDType(autoDType(provider, folder, options.device(), err));
     }
 
     /** The model these flags name, resolved (and downloaded when it is a hub id missing from the cache) for {@code options}. */

@@ -68,8 +68,9 @@ final class ServeCommand implements Callable<Integer> {
         ServerOptions options = parse(() -> ServerOptions.defaults("cyclediffusion " + Versions.version(), model)
                 .withHost(host, key).withPort(port).withMaxQueue(maxQueue).withMaxUploadBytes(maxUploadMb * 1024L * 1024L)
                 .withSafetyChecker(!noSafetyChecker), "--host");
-        PipelineLoader.Options loading = modelOptions.options(null, !noSafetyChecker);
-        ModelFolder folder = modelOptions.resolve(loading, err);
+        PipelineLoader.Options requested = modelOptions.options(null, !noSafetyChecker);
+        ModelFolder folder = modelOptions.resolve(requested, err);
+        PipelineLoader.Options loading = modelOptions.withAutoDType(requested, folder, err);
         CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, loading);
         EditServer s;
         try {

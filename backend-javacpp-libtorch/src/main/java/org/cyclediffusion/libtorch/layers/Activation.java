@@ -1,8 +1,10 @@
 package org.cyclediffusion.libtorch.layers;
 
 import static org.bytedeco.pytorch.global.torch.gelu;
+import static org.bytedeco.pytorch.global.torch.gelu_;
 import static org.bytedeco.pytorch.global.torch.sigmoid;
 import static org.bytedeco.pytorch.global.torch.silu;
+import static org.bytedeco.pytorch.global.torch.silu_;
 
 import java.util.Arrays;
 import java.util.Locale;
@@ -36,6 +38,15 @@ public enum Activation {
             }
         }
         throw config.unsupported(key, '"' + value + '"', "one of " + Arrays.stream(allowed).map(a -> a.names[0]).toList());
+    }
+
+    /** The activation written over {@code x} (a temporary the caller owns), returning it: one buffer fewer at full resolution. */
+    public Tensor applyInPlace(Tensor x) {
+        return switch (this) {
+            case SILU -> silu_(x);
+            case GELU -> gelu_(x);
+            case QUICK_GELU -> x.mul_(sigmoid(x.mul(new Scalar(1.702))));
+        };
     }
 
     public Tensor apply(Tensor x) {

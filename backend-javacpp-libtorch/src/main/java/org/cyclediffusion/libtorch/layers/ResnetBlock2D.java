@@ -59,11 +59,11 @@ public final class ResnetBlock2D {
      */
     public Tensor forward(Tensor x, Tensor tembAct) {
         return Scopes.inChildScope(() -> {
-            Tensor h = conv1.forward(activation.apply(norm1.forward(x)));
+            Tensor h = conv1.forward(norm1.forward(x, activation));
             if (timeEmbProj != null) {
                 h = h.add(timeEmbProj.forward(tembAct).unsqueeze(2).unsqueeze(3));
             }
-            h = conv2.forward(activation.apply(norm2.forward(h)));
+            h = conv2.forward(norm2.forward(h, activation));
             Tensor skip = convShortcut != null ? convShortcut.forward(x) : x;
             Tensor out = skip.add(h);
             // diffusers divides unconditionally; x / 1.0 is exact, so skipping it changes nothing

@@ -15,6 +15,7 @@ import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.spi.AttentionSlicing;
+import org.cyclediffusion.libtorch.layers.Activation;
 import org.cyclediffusion.libtorch.layers.Conv2d;
 import org.cyclediffusion.libtorch.layers.GroupNorm;
 import org.cyclediffusion.libtorch.layers.ParameterSource;
@@ -273,7 +274,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
             }
             h = block.forward(h, tembAct, text, mine, upsampleSize);
         }
-        return convOut.forward(torch.silu(convNormOut.forward(h)));
+        return convOut.forward(convNormOut.forward(h, Activation.SILU));
     }
 
     private void checkInputs(Tensor sample, Tensor text) {

@@ -1,6 +1,7 @@
 package org.cyclediffusion.core.spi;
 
 import java.util.List;
+import java.util.Optional;
 import org.cyclediffusion.core.config.ModelFolder;
 
 /**
@@ -39,6 +40,15 @@ public interface BackendProvider {
      */
     default boolean supportsAttentionSlicing() {
         return false;
+    }
+
+    /**
+     * The measurement behind {@code --dtype auto} for this folder on a device, or empty when the
+     * precision is not this backend's to choose (auto then means {@link #defaultDType(ModelFolder, Device)}).
+     * Cheap to call: the probe loads its network on first {@link PrecisionProbe#run}.
+     */
+    default Optional<PrecisionProbe> precisionProbe(ModelFolder folder, Device device) {
+        return Optional.empty();
     }
 
     /**
