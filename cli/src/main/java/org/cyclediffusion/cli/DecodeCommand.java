@@ -91,13 +91,9 @@ final class DecodeCommand implements Callable<Integer> {
                         progress.step(i, n, t);
                         return !interrupts.cancelled();
                     }).build();
-<<<<<<< HEAD
-            PipelineLoader.Options options = ModelOptions.oneShot(model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker));
-=======
-            PipelineLoader.Options requested = model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker);
+            PipelineLoader.Options requested = ModelOptions.oneShot(model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker));
             ModelFolder folder = model.resolve(requested, err);
             PipelineLoader.Options options = model.withAutoDType(requested, folder, err);
->>>>>>> precision
             interrupts.phase("loading the model");
             try (CycleDiffusionPipeline pipeline = new PipelineLoader().load(folder, options)) {
                 interrupts.check();

@@ -68,13 +68,8 @@ final class EncodeCommand implements Callable<Integer> {
                     .numImagesPerPrompt(sourceHalf.numImages).eta(sourceHalf.eta).seed(sourceHalf.seed()).clipSkip(sourceHalf.clipSkip)
                     .listener(EditCommand.listener(progress, err, interrupts)).build();
             // A code holds no image, so the safety checker is neither fetched nor loaded (nor warned about).
-<<<<<<< HEAD
-            PipelineLoader.Options options = ModelOptions.oneShot(model.options(sourceHalf.scheduler, false));
-            ModelFolder folder = model.resolve(options, err);
-=======
-            PipelineLoader.Options requested = model.options(sourceHalf.scheduler, false);
+            PipelineLoader.Options requested = ModelOptions.oneShot(model.options(sourceHalf.scheduler, false));
             ModelFolder folder = model.resolve(requested, err);
->>>>>>> precision
             sourceHalf.printDrawnSeed(err, quiet);
             PipelineLoader.Options options = model.withAutoDType(requested, folder, err);
             interrupts.phase("loading the model");
