@@ -7,22 +7,22 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * {@code torch.nn.Conv2d}: square kernel, stride, zero padding, dilation 1, one group, optional bias.
  *
- * <p>On the CPU in float32 two shapes bypass {@code conv2d}'s own choice of kernel, because that
- * choice is slow for them at one thread (README, "LibTorch on the CPU"):
- * <ul>
- *   <li>1×1 kernels go to oneDNN ({@code mkldnn_convolution}). At one thread and a batch below 16,
- *       {@code conv2d} sends them to {@code slow_conv2d} (one GEMM per image), 1.1–1.3×
- *       slower at every UNet shape; with more threads {@code conv2d} picks oneDNN itself.</li>
- *   <li>Small outputs run as im2col and one GEMM over the whole batch, the weight used in place: at
- *       most {@value #SMALL_OUTPUT_PIXELS} pixels per image (SD's 4×4 UNet level of a 256² edit, and the
- *       stride-2 convolution into it), and at most {@value #MEDIUM_OUTPUT_PIXELS} (the 8×8 level) where the
- *       weight is over 32 MiB. oneDNN reorders the plain weight into its blocked layout on every call, into
- *       a fresh buffer; above glibc's 32 MiB mmap ceiling that buffer is mapped and faulted in page by page
- *       each time (20 ms of kernel time for a 1280² 3×3 weight), and its direct kernels, which block over
- *       the output width, reach ~50 GFLOP/s at 4×4 against ~180 at 16×16. The GEMM runs 1.1× (8×8) to
- *       2× (4×4) faster there.</li>
- * </ul>
- * Both compute the same sums in another order: equal to {@code conv2d} within float32 rounding
+ * <p>On the CPU in float32 small outputs bypass {@code conv2d}'s own choice of kernel, because that
+ * choice is slow for them at one thread (README, "LibTorch on the CPU"): they run as im2col and one
+ * GEMM over the whole batch, the weight used in place: at most {@value #SMALL_OUTPUT_PIXELS} pixels per
+ * image (SD's 4×4 UNet level of a 256² edit, and the stride-2 convolution into it), and at most
+ * {@value #MEDIUM_OUTPUT_PIXELS} (the 8×8 level) where the weight is over 32 MiB. oneDNN reorders the plain
+ * weight into its blocked layout on every call, into a fresh buffer; above glibc's 32 MiB mmap ceiling that
+ * buffer is mapped and faulted in page by page each time (20 ms of kernel time for a 1280² 3×3 weight), and
+ * its direct kernels, which block over the output width, reach ~50 GFLOP/s at 4×4 against ~180 at 16×16.
+ * The GEMM runs 1.1× (8×8) to 2× (4×4) faster there.
+ *
+ * <p>1×1 kernels stay with {@code conv2d} (at one thread and a batch below 16: {@code slow_conv2d}, a BLAS
+ * GEMM per image, as torch computes them for diffusers). oneDNN's 1×1 kernel was 1.1–1.3× faster but
+ * rounds 3× more (3.3e-6 against 9.8e-7 at 320 → 640 channels); through a 50-step edit that moved the
+ * v04 golden's safety-checker cosines from 4.7e-5 to 1.08e-4 of diffusers', past their 1e-4 bound.
+ *
+ * The GEMM computes the same sums in another order: equal to {@code conv2d} within float32 rounding
  * ({@code Conv2dRoutesTest}). {@value #ROUTES_PROPERTY}{@code =false} turns them off (for A/B runs).
  */
 public final class Conv2d {
@@ -65,9 +65,6 @@ public final class Conv2d {
         // scalar_type() hands out a new Java object each call: intern() makes == compare the type
         if (routes && x.dim() == 4 && x.is_cpu() && x.scalar_type().intern() == torch.ScalarType.Float
                 && weight.scalar_type().intern() == torch.ScalarType.Float) {
-            if (kernel == 1 && stride[0] == 1 && padding[0] == 0) {
-                return torch.mkldnn_convolution(x, weight, optionalBias(), padding, stride, NO_DILATION, 1);
-            }
             long outH = (x.size(2) + 2 * padding[0] - kernel) / stride[0] + 1;
             long outW = (x.size(3) + 2 * padding[1] - kernel) / stride[1] + 1;
             long pixels = outH * outW;

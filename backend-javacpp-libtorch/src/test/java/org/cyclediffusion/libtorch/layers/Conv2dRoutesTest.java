@@ -17,13 +17,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * {@link Conv2d}'s own routes (oneDNN for 1×1 kernels, im2col + one GEMM for small outputs) against
+ * {@link Conv2d}'s own route (im2col + one GEMM for small outputs; 1×1 kernels keep {@code conv2d}'s) against
  * {@code conv2d} on the same weights and input. They sum the same products in another order, so
  * neither is exact: both are measured against the same convolution in float64, and a route may be at
  * most twice as far from it as {@code conv2d} is, or √K·2⁻²⁴ of the largest output, the typical
  * rounding of a float32 sum of K = in·k·k terms, whichever is larger (OpenBLAS's GEMM behind
- * {@code conv2d}'s 1×1 route happens to round 3× less than oneDNN's 1×1 kernel at 320 → 640 channels:
- * 9.8e-7 against 3.3e-6, outputs up to 3.6). How far {@code conv2d} is depends on the kernels
+ * {@code conv2d}'s 1×1 route rounds 3× less than oneDNN's 1×1 kernel at 320 → 640 channels: 9.8e-7
+ * against 3.3e-6, outputs up to 3.6, which is why 1×1 kernels are not sent to oneDNN). How far {@code conv2d} is depends on the kernels
  * (1.5e-5–2.7e-5 against outputs up to 4.7 with oneDNN limited to AVX2, K up to 2560·9); a wrong tap,
  * stride, padding or batch order is off by the order of the outputs themselves.
  */
