@@ -23,10 +23,16 @@ import org.bytedeco.pytorch.global.torch;
  * v04 golden's safety-checker cosines from 4.7e-5 to 1.08e-4 of diffusers', past their 1e-4 bound.
  *
  * The GEMM computes the same sums in another order: equal to {@code conv2d} within float32 rounding
- * ({@code Conv2dRoutesTest}). {@value #ROUTES_PROPERTY}{@code =false} turns them off (for A/B runs).
+ * ({@code Conv2dRoutesTest}).
+ *
+ * <p>Off by default, on with {@value #ROUTES_PROPERTY}{@code =true}: float32 is the mode that must match
+ * diffusers, and another summation order moves which decoded pixels fall on the other side of an 8-bit
+ * rounding boundary. With the route, the v04 golden's safety-checker cosines were 9.7e-5 of diffusers'
+ * with oneDNN limited to AVX2 (bound 1e-4; 5.9e-5 without), too little margin for cases not yet seen.
+ * The fast default is {@code --dtype auto} (bf16 where the CPU has it), not a reordered float32.
  */
 public final class Conv2d {
-    /** Set to {@code false} to send every convolution through {@code conv2d} as before. */
+    /** Set to {@code true} to run small outputs as im2col + one GEMM (off: every convolution through {@code conv2d}). */
     public static final String ROUTES_PROPERTY = "cyclediffusion.libtorch.convRoutes";
     static final long SMALL_OUTPUT_PIXELS = 16;
     static final long MEDIUM_OUTPUT_PIXELS = 64;
@@ -57,7 +63,7 @@ public final class Conv2d {
     public static Conv2d create(ParameterSource p, String prefix, int in, int out, int kernel, int stride, int padding, boolean bias) {
         Tensor w = p.take(prefix + ".weight", out, in, kernel, kernel);
         Tensor b = bias ? p.take(prefix + ".bias", out) : null;
-        boolean routes = !"false".equals(System.getProperty(ROUTES_PROPERTY)) && torch.hasMKLDNN();
+        boolean routes = Boolean.getBoolean(ROUTES_PROPERTY) && torch.hasMKLDNN();
         return new Conv2d(w, b, kernel, stride, padding, routes);
     }
 

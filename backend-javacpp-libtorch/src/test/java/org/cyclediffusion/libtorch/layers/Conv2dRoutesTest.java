@@ -62,8 +62,8 @@ class Conv2dRoutesTest {
                     return torch.randn(shape).mul_(new Scalar(1.0 / Math.sqrt(in * kernel * kernel)));
                 }
             };
-            Conv2d conv = Conv2d.create(random, "conv", in, out, kernel, stride, padding, bias);
-            Conv2d plain = withoutRoutes(() -> Conv2d.create(new Reusing(conv), "conv", in, out, kernel, stride, padding, bias));
+            Conv2d conv = withRoutes(true, () -> Conv2d.create(random, "conv", in, out, kernel, stride, padding, bias));
+            Conv2d plain = withRoutes(false, () -> Conv2d.create(new Reusing(conv), "conv", in, out, kernel, stride, padding, bias));
             Tensor x = torch.randn(batch, in, side, side);
             Tensor expected = plain.forward(x);
             Tensor actual = conv.forward(x);
@@ -97,9 +97,9 @@ class Conv2dRoutesTest {
         }
     }
 
-    private static Conv2d withoutRoutes(java.util.function.Supplier<Conv2d> create) {
+    private static Conv2d withRoutes(boolean on, java.util.function.Supplier<Conv2d> create) {
         String before = System.getProperty(Conv2d.ROUTES_PROPERTY);
-        System.setProperty(Conv2d.ROUTES_PROPERTY, "false");
+        System.setProperty(Conv2d.ROUTES_PROPERTY, Boolean.toString(on));
         try {
             return create.get();
         } finally {

@@ -82,9 +82,23 @@ class UNetStepBenchmark {
         }
     }
 
+    private static UNet2DConditionModel buildWith(String property, String value, JsonConfig config, Map<String, Tensor> weights) {
+        String before = System.getProperty(property);
+        System.setProperty(property, value);
+        try {
+            return UNet2DConditionModel.build(config, weights);
+        } finally {
+            if (before == null) {
+                System.clearProperty(property);
+            } else {
+                System.setProperty(property, before);
+            }
+        }
+    }
+
     /**
      * A switch's effect on a full step, alternated in one process: two UNets on the same weights, one
-     * built with the system property {@code cyclediffusion.bench.abOff} names set to {@code false}, run
+     * built with the system property {@code cyclediffusion.bench.abOff} names set to {@code true}, one to {@code false}, run
      * A, B, A, B... Prints each pair's ratio and the median ratio (B's time over A's).
      * <pre>
      *   mvn ... -Dtest=UNetStepBenchmark#switchAlternated -Dcyclediffusion.bench.abOff=cyclediffusion.libtorch.convRoutes [-Dcyclediffusion.bench.runs=5]
@@ -97,19 +111,9 @@ class UNetStepBenchmark {
         int runs = Integer.getInteger("cyclediffusion.bench.runs", 5);
         JsonConfig config = FullSizeConfigs.config("sd15_unet");
         Map<String, Tensor> weights = RandomWeights.of(UNet2DConditionModel.expectedShapes(config), 0);
-        UNet2DConditionModel off;
-        String before = System.getProperty(property);
-        System.setProperty(property, "false");
-        try {
-            off = UNet2DConditionModel.build(config, weights);
-        } finally {
-            if (before == null) {
-                System.clearProperty(property);
-            } else {
-                System.setProperty(property, before);
-            }
-        }
-        try (UNet2DConditionModel on = UNet2DConditionModel.build(config, weights); off) {
+        UNet2DConditionModel off = buildWith(property, "false", config, weights);
+        UNet2DConditionModel onModel = buildWith(property, "true", config, weights);
+        try (UNet2DConditionModel on = onModel; off) {
             torch.manual_seed(1);
             Tensor sample = torch.randn(4, 4, 32, 32);
             Tensor text = torch.randn(4, 77, 768);
@@ -437,6 +441,7 @@ class UNetStepBenchmark {
                     int out = (int) c[0];
                     int k = (int) c[2];
                     int stride = (int) c[4];
+                    System.setProperty(org.cyclediffusion.libtorch.layers.Conv2d.ROUTES_PROPERTY, "true");
                     var on = org.cyclediffusion.libtorch.layers.Conv2d.create(p, "conv", in, out, k, stride, k / 2);
                     System.setProperty(org.cyclediffusion.libtorch.layers.Conv2d.ROUTES_PROPERTY, "false");
                     var off = org.cyclediffusion.libtorch.layers.Conv2d.create(p, "conv", in, out, k, stride, k / 2);
