@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
@@ -68,17 +67,7 @@ final class DecodeCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Interrupts interrupts = Interrupts.get();
         interrupts.begin();
-        try (Progress progress = quiet ? Progress.NONE : new Progress() {
-            @Override
-            public void phase(String description) {
-            }
-
-            @Override
-            public void step(int step, int total, int timestep) {
-                err.printf(Locale.ROOT, "decode step %d/%d (t=%d)%n", step + 1, total, timestep);
-                err.flush();
-            }
-        }) {
+        try (Progress progress = Progress.create(quiet, err)) {
             // Before anything loads, as edit: the output (format, folder, never the code), then the code.
             if (!Files.isRegularFile(codeFile)) {
                 throw new Errors.UsageException("--code " + codeFile + ": no such file");
@@ -87,10 +76,7 @@ final class DecodeCommand implements Callable<Integer> {
             OutputTarget target = outputOptions.plan(code.rows() * code.numImagesPerPrompt(), List.of(codeFile), "code");
             DecodeRequest built = DecodeRequest.builder().prompts(prompts).guidanceScale(guidanceScale).clipSkip(clipSkip)
                     .outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
-                    .listener((i, n, t, latents) -> {
-                        progress.step(i, n, t);
-                        return !interrupts.cancelled();
-                    }).build();
+                    .listener(EditCommand.listener(progress, err, interrupts)).build();
             PipelineLoader.Options requested = ModelOptions.oneShot(model.options(scheduler != null ? scheduler : code.scheduler(), !noSafetyChecker));
             ModelFolder folder = model.resolve(requested, err);
             PipelineLoader.Options options = model.withAutoDType(requested, folder, err);
