@@ -11,10 +11,20 @@ import org.cyclediffusion.onnxexport.OnnxGraph.Attr;
 final class Layers {
     final OnnxGraph g;
     final Weights w;
+    private final boolean contribAttention;
 
     Layers(OnnxGraph g, Weights w) {
+        this(g, w, false);
+    }
+
+    /**
+     * {@code contribAttention}: unmasked attention with the product scaled (diffusers') as ONNX
+     * Runtime's {@code com.microsoft.MultiHeadAttention}, see {@link #attention}.
+     */
+    Layers(OnnxGraph g, Weights w, boolean contribAttention) {
         this.g = g;
         this.w = w;
+        this.contribAttention = contribAttention;
     }
 
     /** A weight as stored. */
@@ -125,6 +135,13 @@ final class Layers {
         }
         String key = linear(p + "." + k, context);
         String value = linear(p + "." + v, context);
+        if (contribAttention && !scaleQuery && mask == null) {
+            // One node for the heads' split, scores, softmax and merge: ONNX Runtime's CPU kernel runs
+            // it as flash attention (blocks of queries against blocks of keys, an online softmax), so
+            // the [B, heads, N, M] scores are never written out, nor the heads transposed by nodes.
+            String o = g.msOp(p, "MultiHeadAttention", List.of(query, key, value), Attr.i("num_heads", heads), Attr.f("scale", scale));
+            return linear(p + "." + out, o);
+        }
         String splitHeads = g.ints(p, 0, 0, heads, headDim);
         String qh = g.op(p, "Transpose", List.of(g.op(p, "Reshape", query, splitHeads)), Attr.ints("perm", 0, 2, 1, 3));
         String khT = g.op(p, "Transpose", List.of(g.op(p, "Reshape", key, splitHeads)), Attr.ints("perm", 0, 2, 3, 1));

@@ -24,7 +24,8 @@ final class UNetGraph {
     private UNetGraph() {
     }
 
-    static OnnxGraph build(JsonConfig c, Weights w) {
+    /** {@code contribAttention}: attention as ONNX Runtime's {@code MultiHeadAttention} (see {@link OnnxExporter#contribAttention()}). */
+    static OnnxGraph build(JsonConfig c, Weights w, boolean contribAttention) {
         checkSupported(c);
         int[] channels = c.getIntArray("block_out_channels").orElseThrow(() -> missing(c, "block_out_channels"));
         List<String> down = c.getStringList("down_block_types").orElseThrow(() -> missing(c, "down_block_types"));
@@ -39,7 +40,7 @@ final class UNetGraph {
         int crossDim = c.getInt("cross_attention_dim", 768);
 
         OnnxGraph g = new OnnxGraph("unet");
-        Layers l = new Layers(g, w);
+        Layers l = new Layers(g, w, contribAttention);
         g.input("sample", OnnxGraph.FLOAT, "batch_size", inChannels, "height", "width");
         g.input("timestep", OnnxGraph.FLOAT);
         g.input("encoder_hidden_states", OnnxGraph.FLOAT, "batch_size", "sequence_length", crossDim);
