@@ -65,6 +65,18 @@ final class Layers {
         return w.has(p + ".bias") ? g.op(p, "Add", weight(p + ".bias"), y) : y;
     }
 
+    /**
+     * Outputs {@code from} … {@code from + count − 1} of {@code nn.Linear} {@code p} on any rank: a
+     * MatMul with those rows of the weight, transposed, then their bias. Each output is the same
+     * dot product as in the whole layer's MatMul.
+     */
+    String linearPart(String p, String x, int from, int count) {
+        String range = "[" + from + ":" + (from + count) + "]";
+        String wt = g.weight(p + ".weight.T" + range, new long[] {w.dim(p + ".weight", 1), count}, w.f32Transposed(p + ".weight", from, count));
+        String y = g.op(p, "MatMul", x, wt);
+        return w.has(p + ".bias") ? g.op(p, "Add", g.weight(p + ".bias" + range, new long[] {count}, w.f32Slice(p + ".bias", from, count)), y) : y;
+    }
+
     String silu(String p, String x) {
         return g.op(p, "Mul", x, g.op(p, "Sigmoid", x));
     }

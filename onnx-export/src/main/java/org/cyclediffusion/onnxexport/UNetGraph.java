@@ -156,13 +156,18 @@ final class UNetGraph {
         return g.op(p, "Add", out, x);
     }
 
-    /** GEGLU: (x W + b) split in two halves, hidden · gelu(gate), then the output Linear. */
+    /**
+     * GEGLU: (x W + b) split in two halves, hidden · gelu(gate), then the output Linear. The halves are
+     * two MatMuls over the weight's two row blocks rather than one MatMul and a Split: the same
+     * products without copying the [B, N, 2·inner] projection apart, and the gate's bias Add and
+     * GELU are then a pattern ONNX Runtime fuses into one node (BiasGelu).
+     */
     private static String feedForward(Layers l, String p, String x) {
         OnnxGraph g = l.g;
-        long inner = l.w.dim(p + ".net.2.weight", 1);
-        String proj = l.linear(p + ".net.0.proj", x);
-        List<String> halves = g.ops(p + ".net.0", "Split", 2, List.of(proj, g.ints(p + ".net.0", inner, inner)), Attr.i("axis", -1));
-        String geglu = g.op(p + ".net.0", "Mul", halves.get(0), l.gelu(p + ".net.0", halves.get(1)));
+        int inner = Math.toIntExact(l.w.dim(p + ".net.2.weight", 1));
+        String hidden = l.linearPart(p + ".net.0.proj", x, 0, inner);
+        String gate = l.linearPart(p + ".net.0.proj", x, inner, inner);
+        String geglu = g.op(p + ".net.0", "Mul", hidden, l.gelu(p + ".net.0", gate));
         return l.linear(p + ".net.2", geglu);
     }
 
