@@ -53,8 +53,11 @@ final class UNetGraph {
         for (int i = 0; i < down.size(); i++) {
             boolean cross = crossAttention(c, down.get(i), "CrossAttnDownBlock2D", "DownBlock2D");
             String p = "down_blocks." + i;
+            // the lowest level (after the last down-sampler, and the mid block and first up block at the
+            // same size) has the fewest pixels: its 3×3 convolutions run as im2col + MatMul (Layers.conv3x3AsMatMul)
+            boolean lowest = i == down.size() - 1;
             for (int j = 0; j < layers; j++) {
-                h = l.resnet(p + ".resnets." + j, h, temb, groups, eps);
+                h = l.resnet(p + ".resnets." + j, h, temb, groups, eps, lowest);
                 if (cross) {
                     h = transformer(l, p + ".attentions." + j, h, ctx, heads[i], groups, linearProjection);
                 }
@@ -65,16 +68,16 @@ final class UNetGraph {
                 skips.push(h);
             }
         }
-        h = l.resnet("mid_block.resnets.0", h, temb, groups, eps);
+        h = l.resnet("mid_block.resnets.0", h, temb, groups, eps, true);
         h = transformer(l, "mid_block.attentions.0", h, ctx, heads[heads.length - 1], groups, linearProjection);
-        h = l.resnet("mid_block.resnets.1", h, temb, groups, eps);
+        h = l.resnet("mid_block.resnets.1", h, temb, groups, eps, true);
         for (int i = 0; i < up.size(); i++) {
             boolean cross = crossAttention(c, up.get(i), "CrossAttnUpBlock2D", "UpBlock2D");
             String p = "up_blocks." + i;
             int blockHeads = heads[heads.length - 1 - i];
             for (int j = 0; j <= layers; j++) {
                 h = g.op(p + ".resnets." + j, "Concat", List.of(h, skips.pop()), Attr.i("axis", 1));
-                h = l.resnet(p + ".resnets." + j, h, temb, groups, eps);
+                h = l.resnet(p + ".resnets." + j, h, temb, groups, eps, i == 0);
                 if (cross) {
                     h = transformer(l, p + ".attentions." + j, h, ctx, blockHeads, groups, linearProjection);
                 }
