@@ -94,7 +94,9 @@ final class TorchModels implements Models {
 
     /**
      * Float32 weights on the CPU are views of their files' mappings: their resident pages are
-     * dropped (see {@link ResidentPages}); copied weights (other dtypes, CUDA) are kept.
+     * dropped (see {@link ResidentPages}); copied weights (other dtypes, CUDA) are kept. The C heap's
+     * free memory goes back to the system too ({@link NativeHeap#trim}): what this network freed is
+     * not what the next one allocates.
      */
     @Override
     public void releaseResidentWeights(EditPhase phase) {
@@ -116,6 +118,7 @@ final class TorchModels implements Models {
         }
         if (component != null) {
             long bytes = component.releaseResidentWeights(names);
+            NativeHeap.trim();
             LOG.log(System.Logger.Level.DEBUG, () -> String.format(Locale.ROOT, "after %s: released the resident pages of %.1f MiB of %s weights",
                     phase.description(), bytes / 1048576.0, component.name()));
         }

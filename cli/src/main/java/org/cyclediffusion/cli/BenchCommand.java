@@ -22,7 +22,9 @@ import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.EditRequest;
 import org.cyclediffusion.core.pipeline.EditResult;
 import org.cyclediffusion.core.pipeline.OutputType;
+import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
+import org.cyclediffusion.core.precision.AutoDType;
 import org.cyclediffusion.core.pipeline.Timings;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
@@ -49,9 +51,10 @@ final class BenchCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--config", paramLabel = "SPEC",
-            description = "A configuration: BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value]; repeat to compare"
-                + " (e.g. onnx=models/sd-onnx libtorch=models/sd). The first is the baseline of the ratios. -D entries are system"
-                + " properties of that configuration's JVM. Default: libtorch with --random-model.")
+            description = "A configuration: BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value][,env.NAME=value];"
+                + " repeat to compare (e.g. onnx=models/sd-onnx libtorch=models/sd). The first is the baseline of the ratios. -D entries"
+                + " are system properties of that configuration's JVM, env. entries variables of its environment (empty: removed)."
+                + " Default: libtorch with --random-model.")
     List<String> configSpecs = new ArrayList<>();
 
     @Option(names = "--model", paramLabel = "DIR", description = "Model folder of configurations that name none.")
@@ -102,7 +105,7 @@ final class BenchCommand implements Callable<Integer> {
     String device;
 
     @Option(names = "--dtype", paramLabel = "T",
-            description = "fp32, fp16 or bf16 for configurations that name none (default: the backend's for the device).")
+            description = "fp32, fp16, bf16, or auto (as edit --dtype auto) for configurations that name none (default: the backend's for the device).")
     String dtype;
 
     @Option(names = "--runs", defaultValue = "3", paramLabel = "N", description = "Timed edits per configuration and size, >= 1 (default: ${DEFAULT-VALUE}).")
@@ -146,7 +149,7 @@ final class BenchCommand implements Callable<Integer> {
         if (device != null) {
             Errors.flagValue(() -> Device.parse(device), "--device");
         }
-        if (dtype != null) {
+        if (dtype != null && !isAuto(dtype)) {
             Errors.flagValue(() -> DType.parse(dtype), "--dtype");
         }
         if (randomModel != null && model != null) {
@@ -167,6 +170,9 @@ final class BenchCommand implements Callable<Integer> {
             // The onnx backend runs an ONNX export: with --random-model, the cached folder's own export.
             BenchConfig c = randomModel != null && parsed.backend().equals("onnx") && parsed.model().equals(defaultModel)
                     ? parsed.withModel(RandomModels.cachedOnnx(defaultModel, err)) : parsed;
+            if (inProcess && !c.environment().isEmpty()) {
+                throw new Errors.UsageException("--config '" + s + "': env. entries need a JVM of their own; drop --in-process");
+            }
             if (configs.stream().anyMatch(o -> o.name().equals(c.name()))) {
                 throw new Errors.UsageException("--config '" + s + "': another configuration is also named '" + c.name() + "'; add ,label=NAME");
             }
@@ -207,7 +213,17 @@ final class BenchCommand implements Callable<Integer> {
     private BenchResult measure(BenchConfig c, int size, RgbImage input) {
         RgbImage img = input == null ? syntheticImage(size) : size < 0 ? input : PilResample.resize(input, size, size, PilResample.Filter.BICUBIC);
         Device dev = c.device() == null ? Device.CPU : Errors.flagValue(() -> Device.parse(c.device()), "--config " + c.name() + " device");
-        DType dt = c.dtype() == null ? null : Errors.flagValue(() -> DType.parse(c.dtype()), "--config " + c.name() + " dtype");
+        DType dt = c.dtype() == null || isAuto(c.dtype()) ? null
+                : Errors.flagValue(() -> DType.parse(c.dtype()), "--config " + c.name() + " dtype");
+        if (c.dtype() != null && isAuto(c.dtype())) {
+            // as edit --dtype auto decides it (measured once per machine and model, then cached); not part of the load time
+            ModelFolder folder = ModelFolder.open(c.model());
+            PipelineLoader.Options probe = new PipelineLoader.Options(c.model(), c.backend(), dev, null, false);
+            AutoDType.Decision d = AutoDType.resolve(new PipelineLoader().backend(folder, probe), folder, dev, AutoDType.defaultCacheFile());
+            spec.commandLine().getErr().println(d.line());
+            spec.commandLine().getErr().flush();
+            dt = d.dtype();
+        }
         ProcessMemory.resetPeak(); // in a shared JVM, the peak of this configuration only (as far as freed memory allows)
         long t0 = System.nanoTime();
         // As edit runs it (one-shot: each network's weights released after use), unless -Dcyclediffusion.weightResidency=keep.
@@ -240,6 +256,10 @@ final class BenchCommand implements Callable<Integer> {
                     median(timings, Timings::safetyMillis), median(timings, Timings::totalMillis),
                     median(timings, t -> t.schedulerMillis() / java.util.Arrays.stream(t.stepsMillis()).sum()));
         }
+    }
+
+    private static boolean isAuto(String dtype) {
+        return dtype.trim().equalsIgnoreCase("auto");
     }
 
     private static double median(List<Timings> timings, ToDoubleFunction<Timings> f) {
@@ -292,7 +312,9 @@ final class BenchCommand implements Callable<Integer> {
         if (verbose) {
             cmd.add("--verbose");
         }
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        ProcessBuilder builder = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
+        c.applyEnvironment(builder.environment());
+        Process p = builder.start();
         BenchResult result = null;
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = r.readLine()) != null; ) {

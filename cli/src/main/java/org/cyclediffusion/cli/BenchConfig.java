@@ -2,15 +2,23 @@ package org.cyclediffusion.cli;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * One configuration of {@code bench}: {@code BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value]...}.
+ * One configuration of {@code bench}:
+ * {@code BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value]...[,env.NAME=value]...}.
  * The directory defaults to {@code --model} / {@code --random-model}, dtype and device to the
  * command's; {@code -D} entries are system properties of this configuration's JVM (e.g. a backend
- * switch to compare before and after a change in one run).
+ * switch to compare before and after a change in one run); {@code env.} entries set a variable of
+ * its environment, or remove it when the value is empty (settings the native libraries read once,
+ * when they load: glibc's {@code GLIBC_TUNABLES}, {@code ONEDNN_MAX_CPU_ISA}, {@code OMP_WAIT_POLICY}).
  */
-record BenchConfig(String backend, Path model, String dtype, String device, String label, List<String> systemProperties) {
+record BenchConfig(String backend, Path model, String dtype, String device, String label, List<String> systemProperties,
+        Map<String, String> environment) {
+    private static final String ENV = "env.";
+
 
     static BenchConfig parse(String spec, Path defaultModel, String defaultDType, String defaultDevice) {
         String[] parts = spec.split(",");
@@ -28,6 +36,7 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
         String device = defaultDevice;
         String label = null;
         List<String> props = new ArrayList<>();
+        Map<String, String> environment = new LinkedHashMap<>();
         for (int i = 1; i < parts.length; i++) {
             String p = parts[i].trim();
             if (p.startsWith("-D") && p.length() > 2) {
@@ -37,6 +46,14 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
             int e = p.indexOf('=');
             String key = e < 0 ? p : p.substring(0, e);
             String value = e < 0 ? "" : p.substring(e + 1);
+            if (key.startsWith(ENV)) {
+                String name = key.substring(ENV.length());
+                if (e < 0 || !name.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+                    throw usage(spec, "'" + p + "' is not env.NAME=value (NAME letters, digits and _; an empty value removes it)");
+                }
+                environment.put(name, value);
+                continue;
+            }
             if (value.isEmpty()) {
                 throw usage(spec, "'" + p + "' is not KEY=VALUE");
             }
@@ -44,19 +61,30 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
                 case "dtype" -> dtype = value;
                 case "device" -> device = value;
                 case "label" -> label = value;
-                default -> throw usage(spec, "unknown key '" + key + "' (expected dtype, device, label or -Dproperty=value)");
+                default -> throw usage(spec, "unknown key '" + key + "' (expected dtype, device, label, -Dproperty=value or env.NAME=value)");
             }
         }
-        return new BenchConfig(backend, model, dtype, device, label, List.copyOf(props));
+        return new BenchConfig(backend, model, dtype, device, label, List.copyOf(props), java.util.Collections.unmodifiableMap(environment));
     }
 
     BenchConfig withModel(Path other) {
-        return new BenchConfig(backend, other, dtype, device, label, systemProperties);
+        return new BenchConfig(backend, other, dtype, device, label, systemProperties, environment);
+    }
+
+    /** Applies the {@code env.} entries to a child process's environment. */
+    void applyEnvironment(Map<String, String> env) {
+        environment.forEach((name, value) -> {
+            if (value.isEmpty()) {
+                env.remove(name);
+            } else {
+                env.put(name, value);
+            }
+        });
     }
 
     private static Errors.UsageException usage(String spec, String what) {
         return new Errors.UsageException("--config '" + spec + "': " + what
-                + "; expected BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value]");
+                + "; expected BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value][,env.NAME=value]");
     }
 
     /** The name printed in the tables: the label, else the backend with any dtype and properties. */
@@ -71,6 +99,7 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
         for (String p : systemProperties) {
             b.append(' ').append(p);
         }
+        environment.forEach((name, value) -> b.append(' ').append(name).append('=').append(value));
         return b.toString();
     }
 

@@ -54,6 +54,20 @@ class DTypeAutoCliTest {
         assertEquals(chosen, line(second.err()).replace("; cached decision", ""));
     }
 
+    @Test
+    void benchTakesAutoAsEditDoesAndReportsTheChosenType() {
+        CliTest.Run r = CliTest.run("bench", "--in-process", "--config", "libtorch=" + Fixtures.model("tiny-sd") + ",label=auto,dtype=auto",
+                "--image", Fixtures.image("img_a_64x64.png").toString(), "--steps", "2", "--strength", "1", "--runs", "1", "--warmup", "0",
+                "--no-safety-checker");
+        assertEquals(0, r.code(), r.err());
+        String chosen = line(r.err()).replaceAll(".*dtype auto: (\\w+).*", "$1");
+        assertTrue(chosen.matches("fp32|bf16|fp16"), r.err());
+        assertTrue(r.out().contains("libtorch cpu " + chosen), "the run used the chosen type: " + r.out());
+        CliTest.Run bad = CliTest.run("bench", "--config", "libtorch=" + Fixtures.model("tiny-sd"), "--dtype", "fp64");
+        assertEquals(2, bad.code(), bad.err());
+        assertTrue(bad.err().startsWith("error: --dtype"), bad.err());
+    }
+
     private static String line(String err) {
         return err.lines().filter(l -> l.startsWith("dtype auto: ")).findFirst().orElseThrow();
     }

@@ -61,7 +61,8 @@ public final class BatchJob implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16 or bf16 (default: the backend's for the device).")
+    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16, bf16, or auto (as edit --dtype auto, decided on each executor;"
+            + " default: the backend's for the device).")
     String dtype;
 
     @Option(names = "--no-safety-checker", description = "Do not run the model's safety checker.")

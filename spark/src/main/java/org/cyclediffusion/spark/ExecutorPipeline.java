@@ -6,9 +6,11 @@ import java.util.Map;
 import java.util.function.Supplier;
 import org.cyclediffusion.core.batch.BatchEditor;
 import org.cyclediffusion.core.batch.BatchItem;
+import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
+import org.cyclediffusion.core.precision.AutoDType;
 
 /**
  * The pipeline of this executor JVM: loaded by the first task that needs it, kept for every later
@@ -18,19 +20,22 @@ import org.cyclediffusion.core.pipeline.PipelineLoader;
  * this lock).
  */
 final class ExecutorPipeline {
+    private static final System.Logger LOG = System.getLogger(ExecutorPipeline.class.getName());
     private static PipelineLoader.Options loaded;
     private static CycleDiffusionPipeline pipeline;
     private static BatchEditor editor;
     /** Two-model pipelines by target_model (source: --model), loaded when a row first names one. */
     private static final Map<String, CycleDiffusionPipeline> TWO_MODEL = new HashMap<>();
     private static boolean hooked;
+    /** {@code --dtype auto} decided once per executor JVM and options (the cached decision, or a measurement on first use). */
+    private static final Map<PipelineLoader.Options, PipelineLoader.Options> AUTO_DTYPE = new HashMap<>();
 
     private ExecutorPipeline() {
     }
 
     static synchronized BatchEditor.Edited edit(JobOptions options, String software, BatchItem item, String image, Supplier<RgbImage> input,
             long seed) {
-        PipelineLoader.Options wanted = options.loaderOptions();
+        PipelineLoader.Options wanted = options.autoDType() ? autoDType(options.loaderOptions()) : options.loaderOptions();
         if (pipeline == null || !wanted.equals(loaded)) {
             close();
             pipeline = new PipelineLoader().load(wanted);
@@ -44,6 +49,15 @@ final class ExecutorPipeline {
             }
         }
         return editor.edit(item, image, input, seed, null);
+    }
+
+    private static PipelineLoader.Options autoDType(PipelineLoader.Options options) {
+        return AUTO_DTYPE.computeIfAbsent(options, o -> {
+            ModelFolder folder = ModelFolder.open(o.model());
+            AutoDType.Decision d = AutoDType.resolve(new PipelineLoader().backend(folder, o), folder, o.device(), AutoDType.defaultCacheFile());
+            LOG.log(System.Logger.Level.INFO, d.line()); // the executor's log: each machine may decide differently
+            return o.withDType(d.dtype());
+        });
     }
 
     /** The parameters of a row as its PNGs would carry them (for a failed row's result), or null before any pipeline loaded. */

@@ -14,7 +14,8 @@ import org.cyclediffusion.core.spi.Device;
  * @param manifest      JSON lines ({@code .jsonl}, {@code .json}, {@code .ndjson}) or Parquet (a file or folder), any Hadoop URI
  * @param output        folder for the PNGs and the {@code results} table, any Hadoop URI
  * @param backend       null: chosen by the model folder's files
- * @param dtype         null: the backend's default for the device
+ * @param dtype         null: the backend's default for the device; {@code auto}: as {@code edit --dtype auto}, decided
+ *                      on each executor (its CPU's kernels decide) and cached there
  * @param binaryFile    true: images are read on the driver's plan with Spark's {@code binaryFile} source; false: each
  *                      executor opens the image it needs through the Hadoop file system
  * @param partitions    0: Spark's default parallelism
@@ -36,10 +37,15 @@ public record JobOptions(String model, String manifest, String output, String ba
             throw new IllegalArgumentException("--device: " + e.getMessage(), e);
         }
         try {
-            dt = dtype == null ? null : DType.parse(dtype);
+            dt = dtype == null || autoDType() ? null : DType.parse(dtype);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--dtype: " + e.getMessage(), e);
         }
         return new PipelineLoader.Options(Path.of(model), backend, dev, dt, safetyChecker);
+    }
+
+    /** Whether {@code --dtype auto} was asked for: {@link #loaderOptions()} then leaves the dtype to the executor. */
+    boolean autoDType() {
+        return dtype != null && dtype.trim().equalsIgnoreCase("auto");
     }
 }

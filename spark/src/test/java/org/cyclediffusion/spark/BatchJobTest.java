@@ -173,7 +173,7 @@ class BatchJobTest {
         Path parquet = tmp.resolve("edits.parquet");
         spark.read().json(jsonl.toString()).limit(2).coalesce(1).write().parquet(parquet.toString());
         Path out = tmp.resolve("out");
-        BatchJob.Summary s = BatchJob.run(spark, new JobOptions(model(), parquet.toString(), out.toString(), "onnx", "cpu", null, true,
+        BatchJob.Summary s = BatchJob.run(spark, new JobOptions(model(), parquet.toString(), out.toString(), "onnx", "cpu", "auto", true,
                 true, 2), new PrintWriter(System.out, true));
         assertEquals(2, s.succeeded() + s.failed());
         assertEquals(0, s.failed());
