@@ -28,7 +28,8 @@ import org.cyclediffusion.core.io.ProtobufWriter;
  * their state-dict names. The backend's clip skip finds layer outputs by those scopes.
  *
  * <p>Written as IR 7 with the default domain at opset 14, as {@code optimum-cli export onnx} does
- * with torch 1.13 (the fixture {@code tiny-sd-onnx}).
+ * with torch 1.13 (the fixture {@code tiny-sd-onnx}), and ONNX Runtime's {@value #MS_DOMAIN} at
+ * version 1 when a node uses it ({@link #msOp}).
  */
 final class OnnxGraph {
     static final int IR_VERSION = 7;
