@@ -32,16 +32,28 @@ final class OrtSessionFactory {
      * memory-pattern planning and its CPU arena.
      */
     record Tuning(int intraOpThreads, boolean spinning, boolean memoryPattern, boolean arena) {
+        /** {@code -D}{@value}{@code =true|false}: ONNX Runtime's CPU arena (see {@link #defaults()}). */
+        static final String ARENA_PROPERTY = "cyclediffusion.ort.arena";
+        /** {@code -D}{@value}{@code =true|false}: ONNX Runtime's memory-pattern planning. */
+        static final String MEMORY_PATTERN_PROPERTY = "cyclediffusion.ort.memoryPattern";
+
         /**
          * One thread per core, no spinning, memory pattern on, CPU arena off. Measured with
          * {@code OrtSessionBenchmark step} on this project's 2-core CI machine under load (README,
          * ONNX section): two spinning threads were 2–5× slower than two that sleep, and the arena
          * (with the memory pattern) 1.2–2× slower than plain allocations on the tiny UNet and on a
          * conv stack; without the arena, memory a run freed also goes back to the system instead
-         * of staying reserved until the process ends.
+         * of staying reserved until the process ends. The memory pattern and the arena can be
+         * switched with {@value #MEMORY_PATTERN_PROPERTY} and {@value #ARENA_PROPERTY}.
          */
         static Tuning defaults() {
-            return new Tuning(Runtime.getRuntime().availableProcessors(), false, true, false);
+            return new Tuning(Runtime.getRuntime().availableProcessors(), false, flag(MEMORY_PATTERN_PROPERTY, true),
+                    flag(ARENA_PROPERTY, false));
+        }
+
+        private static boolean flag(String property, boolean otherwise) {
+            String v = System.getProperty(property);
+            return v == null || v.isBlank() ? otherwise : Boolean.parseBoolean(v.trim());
         }
     }
 

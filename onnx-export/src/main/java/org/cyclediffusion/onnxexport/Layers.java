@@ -1,6 +1,12 @@
 package org.cyclediffusion.onnxexport;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
 import org.cyclediffusion.onnxexport.OnnxGraph.Attr;
 
 /**
@@ -11,10 +17,20 @@ import org.cyclediffusion.onnxexport.OnnxGraph.Attr;
 final class Layers {
     final OnnxGraph g;
     final Weights w;
+    private final boolean contribAttention;
 
     Layers(OnnxGraph g, Weights w) {
+        this(g, w, false);
+    }
+
+    /**
+     * {@code contribAttention}: unmasked attention with the product scaled (diffusers') as ONNX
+     * Runtime's {@code com.microsoft.MultiHeadAttention}, see {@link #attention}.
+     */
+    Layers(OnnxGraph g, Weights w, boolean contribAttention) {
         this.g = g;
         this.w = w;
+        this.contribAttention = contribAttention;
     }
 
     /** A weight as stored. */
@@ -35,6 +51,60 @@ final class Layers {
                 Attr.ints("pads", pads), Attr.ints("strides", stride, stride));
     }
 
+    /**
+     * A 3×3 convolution padded to keep the size, stride 1, as an explicit im2col and one MatMul: the
+     * nine shifted copies of the zero-padded input side by side as [B·H·W, 9·C_in] rows, times the
+     * weight reordered to [9·C_in, C_out]. The batch and the pixels are the MatMul's rows, so at a few
+     * pixels (SD's lowest UNet level at 256²: 4×4) the product is still one large GEMM, where a direct
+     * convolution has too few output pixels per image to fill its kernel.
+     */
+    String conv3x3AsMatMul(String p, String x) {
+        long[] s = w.shape(p + ".weight");
+        if (s.length != 4 || s[2] != 3 || s[3] != 3) {
+            throw new IllegalArgumentException(p + ": a 3x3 kernel expected, found " + Arrays.toString(s));
+        }
+        long out = s[0];
+        long in = s[1];
+        String padded = g.op(p, "Pad", List.of(x, g.ints(p, 0, 0, 1, 1, 0, 0, 1, 1)), Attr.s("mode", "constant"));
+        String shape = g.op(p, "Shape", x);
+        String h = g.op(p, "Slice", shape, g.ints(p, 2), g.ints(p, 3));
+        String wd = g.op(p, "Slice", shape, g.ints(p, 3), g.ints(p, 4));
+        List<String> taps = new ArrayList<>();
+        for (int dy = 0; dy < 3; dy++) {
+            for (int dx = 0; dx < 3; dx++) {
+                String ends = g.op(p, "Concat", List.of(g.op(p, "Add", h, g.ints(p, dy)), g.op(p, "Add", wd, g.ints(p, dx))), Attr.i("axis", 0));
+                taps.add(g.op(p, "Slice", padded, g.ints(p, dy, dx), ends, g.ints(p, 2, 3)));
+            }
+        }
+        // [B, 9·C_in, H, W], channel tap·C_in + c, then rows of pixels
+        String columns = g.op(p, "Concat", taps, Attr.i("axis", 1));
+        String rows = g.op(p, "Reshape", g.op(p, "Transpose", List.of(columns), Attr.ints("perm", 0, 2, 3, 1)), g.ints(p, -1, 9 * in));
+        String weight = g.weight(p + ".weight.im2col", new long[] {9 * in, out}, im2colWeight(p + ".weight", out, in));
+        String y = g.op(p, "MatMul", rows, weight);
+        if (w.has(p + ".bias")) {
+            y = g.op(p, "Add", y, weight(p + ".bias"));
+        }
+        String nhwc = g.op(p, "Concat", List.of(g.op(p, "Slice", shape, g.ints(p, 0), g.ints(p, 1)), h, wd, g.ints(p, out)), Attr.i("axis", 0));
+        return g.op(p, "Transpose", List.of(g.op(p, "Reshape", y, nhwc)), Attr.ints("perm", 0, 3, 1, 2));
+    }
+
+    /** torch's [C_out, C_in, 3, 3] as [9·C_in, C_out]: row (ky·3 + kx)·C_in + c, column o. */
+    private Supplier<ByteBuffer> im2colWeight(String name, long out, long in) {
+        Supplier<ByteBuffer> src = w.f32(name);
+        return () -> {
+            FloatBuffer f = src.get().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(4 * 9 * in * out)).order(ByteOrder.LITTLE_ENDIAN);
+            for (int tap = 0; tap < 9; tap++) {
+                for (long c = 0; c < in; c++) {
+                    for (long o = 0; o < out; o++) {
+                        b.putFloat(f.get(Math.toIntExact((o * in + c) * 9 + tap)));
+                    }
+                }
+            }
+            return b.flip();
+        };
+    }
+
     /** A k×k convolution padded to keep the size (k odd), stride 1. */
     String conv(String p, String x) {
         long k = w.dim(p + ".weight", 2);
@@ -53,6 +123,18 @@ final class Layers {
         String wt = g.weight(p + ".weight.T", new long[] {w.dim(p + ".weight", 1), w.dim(p + ".weight", 0)}, w.f32Transposed(p + ".weight"));
         String y = g.op(p, "MatMul", x, wt);
         return w.has(p + ".bias") ? g.op(p, "Add", weight(p + ".bias"), y) : y;
+    }
+
+    /**
+     * Outputs {@code from} … {@code from + count − 1} of {@code nn.Linear} {@code p} on any rank: a
+     * MatMul with those rows of the weight, transposed, then their bias. Each output is the same
+     * dot product as in the whole layer's MatMul.
+     */
+    String linearPart(String p, String x, int from, int count) {
+        String range = "[" + from + ":" + (from + count) + "]";
+        String wt = g.weight(p + ".weight.T" + range, new long[] {w.dim(p + ".weight", 1), count}, w.f32Transposed(p + ".weight", from, count));
+        String y = g.op(p, "MatMul", x, wt);
+        return w.has(p + ".bias") ? g.op(p, "Add", g.weight(p + ".bias" + range, new long[] {count}, w.f32Slice(p + ".bias", from, count)), y) : y;
     }
 
     String silu(String p, String x) {
@@ -78,7 +160,7 @@ final class Layers {
         long channels = w.dim(p + ".weight", 0);
         String grouped = g.op(p, "Reshape", x, g.ints(p, 0, groups, -1));
         float[] ones = new float[groups];
-        java.util.Arrays.fill(ones, 1f);
+        Arrays.fill(ones, 1f);
         String normed = g.op(p, "InstanceNormalization", List.of(grouped, g.floats(p, new long[] {groups}, ones),
                 g.floats(p, new long[] {groups}, new float[groups])), Attr.f("epsilon", (float) eps));
         String back = g.op(p, "Reshape", normed, g.op(p, "Shape", x));
@@ -101,12 +183,19 @@ final class Layers {
      * x + conv2(silu(norm2(conv1(silu(norm1 x)) + proj(silu temb)))), the shortcut a 1×1 conv when the channels change.
      */
     String resnet(String p, String x, String temb, int groups, double eps) {
-        String h = conv(p + ".conv1", silu(p + ".nonlinearity", groupNorm(p + ".norm1", x, groups, eps)));
+        return resnet(p, x, temb, groups, eps, false);
+    }
+
+    /** {@code im2col}: both 3×3 convolutions as {@link #conv3x3AsMatMul}. */
+    String resnet(String p, String x, String temb, int groups, double eps, boolean im2col) {
+        String h = silu(p + ".nonlinearity", groupNorm(p + ".norm1", x, groups, eps));
+        h = im2col ? conv3x3AsMatMul(p + ".conv1", h) : conv(p + ".conv1", h);
         if (temb != null) {
             String t = gemm(p + ".time_emb_proj", silu(p + ".nonlinearity", temb));
             h = g.op(p, "Add", h, g.op(p, "Unsqueeze", t, g.ints(p, 2, 3)));
         }
-        h = conv(p + ".conv2", silu(p + ".nonlinearity", groupNorm(p + ".norm2", h, groups, eps)));
+        h = silu(p + ".nonlinearity", groupNorm(p + ".norm2", h, groups, eps));
+        h = im2col ? conv3x3AsMatMul(p + ".conv2", h) : conv(p + ".conv2", h);
         String shortcut = w.has(p + ".conv_shortcut.weight") ? conv(p + ".conv_shortcut", x, 1, 0, 0, 0, 0) : x;
         return g.op(p, "Add", shortcut, h);
     }
@@ -125,6 +214,13 @@ final class Layers {
         }
         String key = linear(p + "." + k, context);
         String value = linear(p + "." + v, context);
+        if (contribAttention && !scaleQuery && mask == null) {
+            // One node for the heads' split, scores, softmax and merge: ONNX Runtime's CPU kernel runs
+            // it as flash attention (blocks of queries against blocks of keys, an online softmax), so
+            // the [B, heads, N, M] scores are never written out, nor the heads transposed by nodes.
+            String o = g.msOp(p, "MultiHeadAttention", List.of(query, key, value), Attr.i("num_heads", heads), Attr.f("scale", scale));
+            return linear(p + "." + out, o);
+        }
         String splitHeads = g.ints(p, 0, 0, heads, headDim);
         String qh = g.op(p, "Transpose", List.of(g.op(p, "Reshape", query, splitHeads)), Attr.ints("perm", 0, 2, 1, 3));
         String khT = g.op(p, "Transpose", List.of(g.op(p, "Reshape", key, splitHeads)), Attr.ints("perm", 0, 2, 3, 1));

@@ -35,11 +35,36 @@ public final class OnnxExporter {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final List<String> COPIED = List.of("scheduler", "tokenizer", "feature_extractor");
 
+    /** {@code false} writes attention in standard ONNX operators only (see {@link #contribAttention()}). */
+    public static final String CONTRIB_ATTENTION_PROPERTY = "cyclediffusion.onnxExport.contribAttention";
+
     private OnnxExporter() {
     }
 
-    /** Exports {@code source} (a diffusers folder) to {@code target}, which must not exist yet. */
+    /**
+     * Whether the UNet's attention is written as ONNX Runtime's {@code com.microsoft.MultiHeadAttention}
+     * (default) rather than as MatMul/Softmax/Transpose nodes: ONNX Runtime does not fuse the latter
+     * itself (its Python transformer optimizer would), and its fused CPU kernel is flash attention.
+     * Such a graph runs on ONNX Runtime only; {@code -D}{@value #CONTRIB_ATTENTION_PROPERTY}{@code =false}
+     * keeps to the default ONNX domain.
+     */
+    public static boolean contribAttention() {
+        return !"false".equalsIgnoreCase(System.getProperty(CONTRIB_ATTENTION_PROPERTY, "true").trim());
+    }
+
+    /**
+     * Exports {@code source} (a diffusers folder) to {@code target}, which must not exist yet; the
+     * UNet's attention as {@link #contribAttention()} says.
+     */
     public static void export(Path source, Path target, Consumer<String> progress) {
+        export(source, target, progress, contribAttention());
+    }
+
+    /**
+     * Exports {@code source} to {@code target}; {@code contribAttention}: the UNet's attention as ONNX
+     * Runtime's {@code com.microsoft.MultiHeadAttention} (else standard ONNX operators only).
+     */
+    public static void export(Path source, Path target, Consumer<String> progress, boolean contribAttention) {
         if (Files.exists(target)) {
             throw new ConfigException(target + ": already exists; the ONNX export writes a new folder");
         }
@@ -49,7 +74,8 @@ public final class OnnxExporter {
             deleteRecursively(staging);
             Files.createDirectories(staging);
             component(folder, "text_encoder", "model.safetensors", staging.resolve("text_encoder"), ClipTextGraph::build, progress);
-            component(folder, "unet", "diffusion_pytorch_model.safetensors", staging.resolve("unet"), UNetGraph::build, progress);
+            component(folder, "unet", "diffusion_pytorch_model.safetensors", staging.resolve("unet"),
+                    (c, w) -> UNetGraph.build(c, w, contribAttention), progress);
             component(folder, "vae", "diffusion_pytorch_model.safetensors", staging.resolve("vae_encoder"), VaeGraphs::encoder, progress);
             component(folder, "vae", "diffusion_pytorch_model.safetensors", staging.resolve("vae_decoder"), VaeGraphs::decoder, progress);
             boolean checker = folder.declared("safety_checker").isPresent() && folder.hasWeights("safety_checker", "model.safetensors");

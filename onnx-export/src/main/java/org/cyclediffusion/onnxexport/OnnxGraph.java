@@ -28,11 +28,14 @@ import org.cyclediffusion.core.io.ProtobufWriter;
  * their state-dict names. The backend's clip skip finds layer outputs by those scopes.
  *
  * <p>Written as IR 7 with the default domain at opset 14, as {@code optimum-cli export onnx} does
- * with torch 1.13 (the fixture {@code tiny-sd-onnx}).
+ * with torch 1.13 (the fixture {@code tiny-sd-onnx}), and ONNX Runtime's {@value #MS_DOMAIN} at
+ * version 1 when a node uses it ({@link #msOp}).
  */
 final class OnnxGraph {
     static final int IR_VERSION = 7;
     static final int OPSET = 14;
+    /** ONNX Runtime's contrib operators ({@code MultiHeadAttention}), imported at version 1 when a node uses them. */
+    static final String MS_DOMAIN = "com.microsoft";
     static final String EXTERNAL_DATA = "model.onnx_data";
     /** Initializers from this size on go to the external data file (onnx's own default threshold). */
     private static final int EXTERNAL_THRESHOLD = 1024;
@@ -78,6 +81,7 @@ final class OnnxGraph {
     private final List<ProtobufWriter> inputs = new ArrayList<>();
     private final List<ProtobufWriter> outputs = new ArrayList<>();
     private final Map<String, Integer> nodeCounts = new HashMap<>();
+    private boolean msDomain;
 
     OnnxGraph(String name) {
         this.name = name;
@@ -119,6 +123,18 @@ final class OnnxGraph {
             out.add(node + "_output_" + i);
         }
         add(node, opType, in, out, attrs);
+        return out;
+    }
+
+    /** Adds ONNX Runtime's contrib operator {@code opType} ({@value #MS_DOMAIN}) in the module {@code prefix}; returns its one output. */
+    String msOp(String prefix, String opType, List<String> in, Attr... attrs) {
+        String base = scope(prefix) + "/" + opType;
+        int k = nodeCounts.merge(base, 1, Integer::sum) - 1;
+        String node = k == 0 ? base : base + "_" + k;
+        String out = node + "_output_0";
+        add(node, opType, in, List.of(out), attrs);
+        nodes.get(nodes.size() - 1).string(7, MS_DOMAIN);
+        msDomain = true;
         return out;
     }
 
@@ -266,6 +282,9 @@ final class OnnxGraph {
                 .string(2, "cyclediffusion-onnx-export")
                 .message(7, graph)
                 .message(8, new ProtobufWriter().string(1, "").varint(2, OPSET));
+        if (msDomain) {
+            model.message(8, new ProtobufWriter().string(1, MS_DOMAIN).varint(2, 1));
+        }
         try (OutputStream out = Files.newOutputStream(dir.resolve("model.onnx"))) {
             out.write(model.toByteArray());
         }

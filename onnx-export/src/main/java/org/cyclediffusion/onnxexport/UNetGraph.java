@@ -24,7 +24,8 @@ final class UNetGraph {
     private UNetGraph() {
     }
 
-    static OnnxGraph build(JsonConfig c, Weights w) {
+    /** {@code contribAttention}: attention as ONNX Runtime's {@code MultiHeadAttention} (see {@link OnnxExporter#contribAttention()}). */
+    static OnnxGraph build(JsonConfig c, Weights w, boolean contribAttention) {
         checkSupported(c);
         int[] channels = c.getIntArray("block_out_channels").orElseThrow(() -> missing(c, "block_out_channels"));
         List<String> down = c.getStringList("down_block_types").orElseThrow(() -> missing(c, "down_block_types"));
@@ -39,7 +40,7 @@ final class UNetGraph {
         int crossDim = c.getInt("cross_attention_dim", 768);
 
         OnnxGraph g = new OnnxGraph("unet");
-        Layers l = new Layers(g, w);
+        Layers l = new Layers(g, w, contribAttention);
         g.input("sample", OnnxGraph.FLOAT, "batch_size", inChannels, "height", "width");
         g.input("timestep", OnnxGraph.FLOAT);
         g.input("encoder_hidden_states", OnnxGraph.FLOAT, "batch_size", "sequence_length", crossDim);
@@ -52,8 +53,11 @@ final class UNetGraph {
         for (int i = 0; i < down.size(); i++) {
             boolean cross = crossAttention(c, down.get(i), "CrossAttnDownBlock2D", "DownBlock2D");
             String p = "down_blocks." + i;
+            // the lowest level (after the last down-sampler, and the mid block and first up block at the
+            // same size) has the fewest pixels: its 3×3 convolutions run as im2col + MatMul (Layers.conv3x3AsMatMul)
+            boolean lowest = i == down.size() - 1;
             for (int j = 0; j < layers; j++) {
-                h = l.resnet(p + ".resnets." + j, h, temb, groups, eps);
+                h = l.resnet(p + ".resnets." + j, h, temb, groups, eps, lowest);
                 if (cross) {
                     h = transformer(l, p + ".attentions." + j, h, ctx, heads[i], groups, linearProjection);
                 }
@@ -64,16 +68,16 @@ final class UNetGraph {
                 skips.push(h);
             }
         }
-        h = l.resnet("mid_block.resnets.0", h, temb, groups, eps);
+        h = l.resnet("mid_block.resnets.0", h, temb, groups, eps, true);
         h = transformer(l, "mid_block.attentions.0", h, ctx, heads[heads.length - 1], groups, linearProjection);
-        h = l.resnet("mid_block.resnets.1", h, temb, groups, eps);
+        h = l.resnet("mid_block.resnets.1", h, temb, groups, eps, true);
         for (int i = 0; i < up.size(); i++) {
             boolean cross = crossAttention(c, up.get(i), "CrossAttnUpBlock2D", "UpBlock2D");
             String p = "up_blocks." + i;
             int blockHeads = heads[heads.length - 1 - i];
             for (int j = 0; j <= layers; j++) {
                 h = g.op(p + ".resnets." + j, "Concat", List.of(h, skips.pop()), Attr.i("axis", 1));
-                h = l.resnet(p + ".resnets." + j, h, temb, groups, eps);
+                h = l.resnet(p + ".resnets." + j, h, temb, groups, eps, i == 0);
                 if (cross) {
                     h = transformer(l, p + ".attentions." + j, h, ctx, blockHeads, groups, linearProjection);
                 }
@@ -155,13 +159,18 @@ final class UNetGraph {
         return g.op(p, "Add", out, x);
     }
 
-    /** GEGLU: (x W + b) split in two halves, hidden · gelu(gate), then the output Linear. */
+    /**
+     * GEGLU: (x W + b) split in two halves, hidden · gelu(gate), then the output Linear. The halves are
+     * two MatMuls over the weight's two row blocks rather than one MatMul and a Split: the same
+     * products without copying the [B, N, 2·inner] projection apart, and the gate's bias Add and
+     * GELU are then a pattern ONNX Runtime fuses into one node (BiasGelu).
+     */
     private static String feedForward(Layers l, String p, String x) {
         OnnxGraph g = l.g;
-        long inner = l.w.dim(p + ".net.2.weight", 1);
-        String proj = l.linear(p + ".net.0.proj", x);
-        List<String> halves = g.ops(p + ".net.0", "Split", 2, List.of(proj, g.ints(p + ".net.0", inner, inner)), Attr.i("axis", -1));
-        String geglu = g.op(p + ".net.0", "Mul", halves.get(0), l.gelu(p + ".net.0", halves.get(1)));
+        int inner = Math.toIntExact(l.w.dim(p + ".net.2.weight", 1));
+        String hidden = l.linearPart(p + ".net.0.proj", x, 0, inner);
+        String gate = l.linearPart(p + ".net.0.proj", x, inner, inner);
+        String geglu = g.op(p + ".net.0", "Mul", hidden, l.gelu(p + ".net.0", gate));
         return l.linear(p + ".net.2", geglu);
     }
 

@@ -48,21 +48,41 @@ final class Weights implements AutoCloseable {
 
     /** A 2-D weight [out, in] transposed to [in, out], the right operand of a MatMul (as torch.onnx folds Linear). */
     Supplier<ByteBuffer> f32Transposed(String name) {
+        return f32Transposed(name, 0, Math.toIntExact(shape(name)[0]));
+    }
+
+    /** Rows {@code from} … {@code from + count − 1} of a 2-D weight [out, in] (some of a Linear's outputs), transposed to [in, count]. */
+    Supplier<ByteBuffer> f32Transposed(String name, int from, int count) {
         long[] s = shape(name);
-        if (s.length != 2) {
-            throw new ConfigException(file.path() + ": '" + name + "' has shape " + java.util.Arrays.toString(s) + ", expected 2 dims");
+        if (s.length != 2 || from < 0 || count < 0 || from + count > s[0]) {
+            throw new ConfigException(file.path() + ": '" + name + "' has shape " + java.util.Arrays.toString(s) + ", expected 2 dims with rows "
+                    + from + " to " + (from + count));
         }
-        int rows = Math.toIntExact(s[0]);
         int cols = Math.toIntExact(s[1]);
         return () -> {
             float[] v = file.floatTensor(name).data();
-            ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b = ByteBuffer.allocate(4 * count * cols).order(ByteOrder.LITTLE_ENDIAN);
             for (int c = 0; c < cols; c++) {
-                for (int r = 0; r < rows; r++) {
+                for (int r = from; r < from + count; r++) {
                     b.putFloat(v[r * cols + c]);
                 }
             }
             return b.flip();
+        };
+    }
+
+    /** Elements {@code from} … {@code from + count − 1} of a 1-D tensor (a bias), as float32 bytes. */
+    Supplier<ByteBuffer> f32Slice(String name, int from, int count) {
+        long[] s = shape(name);
+        if (s.length != 1 || from < 0 || count < 0 || from + count > s[0]) {
+            throw new ConfigException(file.path() + ": '" + name + "' has shape " + java.util.Arrays.toString(s) + ", expected 1 dim with elements "
+                    + from + " to " + (from + count));
+        }
+        return () -> {
+            float[] v = file.floatTensor(name).data();
+            ByteBuffer b = ByteBuffer.allocate(4 * count).order(ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(v, from, count);
+            return b;
         };
     }
 

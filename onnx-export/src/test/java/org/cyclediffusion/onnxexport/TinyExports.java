@@ -18,10 +18,20 @@ final class TinyExports {
     private TinyExports() {
     }
 
+    /** The exporter's default (the UNet's attention as ONNX Runtime's MultiHeadAttention). */
     static synchronized Path of(String fixtureModel) {
         return EXPORTED.computeIfAbsent(fixtureModel, m -> {
             Path out = root().resolve(m + "-onnx");
-            OnnxExporter.export(Fixtures.model(m), out, line -> System.out.println("export " + m + ": " + line));
+            OnnxExporter.export(Fixtures.model(m), out, line -> System.out.println("export " + m + ": " + line), true);
+            return out;
+        });
+    }
+
+    /** Standard ONNX operators only ({@code -Dcyclediffusion.onnxExport.contribAttention=false}). */
+    static synchronized Path standardOps(String fixtureModel) {
+        return EXPORTED.computeIfAbsent(fixtureModel + " standard", k -> {
+            Path out = root().resolve(fixtureModel + "-onnx-standard");
+            OnnxExporter.export(Fixtures.model(fixtureModel), out, line -> System.out.println("export " + k + ": " + line), false);
             return out;
         });
     }
