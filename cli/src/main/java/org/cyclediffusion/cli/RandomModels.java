@@ -46,7 +46,9 @@ final class RandomModels {
      * first if missing (5.5 GB for SD 1.5 with its safety checker).
      */
     static Path cachedOnnx(Path folder, java.io.PrintWriter progress) {
-        Path onnx = folder.resolveSibling(folder.getFileName() + "-onnx");
+        // named by the exporter's graph revision (and attention form): an older export is never taken for the current graphs
+        Path onnx = folder.resolveSibling(folder.getFileName() + "-onnx-r" + org.cyclediffusion.onnxexport.OnnxExporter.GRAPH_REVISION
+                + (org.cyclediffusion.onnxexport.OnnxExporter.contribAttention() ? "" : "-std"));
         if (!Files.isRegularFile(onnx.resolve("model_index.json"))) {
             progress.println("exporting " + folder + " to ONNX in " + onnx + " (once)");
             progress.flush();

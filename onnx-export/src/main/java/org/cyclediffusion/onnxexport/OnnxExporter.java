@@ -35,6 +35,13 @@ public final class OnnxExporter {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final List<String> COPIED = List.of("scheduler", "tokenizer", "feature_extractor");
 
+    /**
+     * Revision of the graphs this exporter writes, raised whenever they change (2: ONNX Runtime's
+     * attention, GEGLU as two MatMuls, im2col at the UNet's lowest level). Caches of exports are
+     * keyed by it, so that a benchmark never runs an older exporter's graphs as the current ones.
+     */
+    public static final int GRAPH_REVISION = 2;
+
     /** {@code false} writes attention in standard ONNX operators only (see {@link #contribAttention()}). */
     public static final String CONTRIB_ATTENTION_PROPERTY = "cyclediffusion.onnxExport.contribAttention";
 
