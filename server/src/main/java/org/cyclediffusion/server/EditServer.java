@@ -163,6 +163,9 @@ public final class EditServer implements AutoCloseable {
             String text = message == null ? "HTTP " + status : message.toString();
             String body = "{\"error\":" + quote(text) + ",\"field\":null}";
             response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+            // After refusing a request itself (an ambiguous path, for one) Jetty closes the connection without
+            // saying so, and a client that sends its next request on it gets no answer at all: say it.
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
             response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
             return true;
         }
@@ -170,6 +173,7 @@ public final class EditServer implements AutoCloseable {
         @Override
         public ByteBuffer badMessageError(int status, String reason, org.eclipse.jetty.http.HttpFields.Mutable fields) {
             fields.put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+            fields.put(HttpHeader.CONNECTION, "close"); // as handle(): the connection ends here
             String text = reason == null ? "bad request (HTTP " + status + ")" : reason;
             return ByteBuffer.wrap(("{\"error\":" + quote(text) + ",\"field\":null}").getBytes(StandardCharsets.UTF_8));
         }
