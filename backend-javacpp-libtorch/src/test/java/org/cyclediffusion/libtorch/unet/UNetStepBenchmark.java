@@ -58,18 +58,26 @@ class UNetStepBenchmark {
             Tensor text = torch.randn(4, 77, 768);
             double[] seconds = new double[runs];
             double checksum = 0;
+            // this thread's CPU time too: with one LibTorch thread the ops run on it, page faults are its kernel
+            // time, and on a shared machine it leaves out the time other processes hold the core
+            java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
             for (int i = -1; i < runs; i++) { // one warm-up pass (oneDNN primitive creation, allocator)
                 long start = System.nanoTime();
+                long cpuStart = cpu.getCurrentThreadCpuTime();
+                long userStart = cpu.getCurrentThreadUserTime();
                 try (Tensor out = unet.forward(sample, 500, text)) {
                     if (i == runs - 1) {
                         checksum = out.abs().sum().item_double();
                     }
                 }
                 double s = (System.nanoTime() - start) / 1e9;
+                double cpuSeconds = (cpu.getCurrentThreadCpuTime() - cpuStart) / 1e9;
+                double kernelSeconds = cpuSeconds - (cpu.getCurrentThreadUserTime() - userStart) / 1e9;
                 if (i >= 0) {
                     seconds[i] = s;
                 }
-                System.out.printf(Locale.ROOT, "sd15 UNet [4,4,32,32] forward %s: %.2f s%n", i < 0 ? "warm-up" : "#" + (i + 1), s);
+                System.out.printf(Locale.ROOT, "sd15 UNet [4,4,32,32] forward %s: %.2f s (CPU %.2f s, of which kernel %.2f s)%n",
+                        i < 0 ? "warm-up" : "#" + (i + 1), s, cpuSeconds, kernelSeconds);
             }
             double[] sorted = seconds.clone();
             Arrays.sort(sorted);
