@@ -149,7 +149,7 @@ final class BenchCommand implements Callable<Integer> {
         if (device != null) {
             Errors.flagValue(() -> Device.parse(device), "--device");
         }
-        if (dtype != null && !isAuto(dtype)) {
+        if (dtype != null && !AutoDType.requested(dtype)) {
             Errors.flagValue(() -> DType.parse(dtype), "--dtype");
         }
         if (randomModel != null && model != null) {
@@ -213,16 +213,12 @@ final class BenchCommand implements Callable<Integer> {
     private BenchResult measure(BenchConfig c, int size, RgbImage input) {
         RgbImage img = input == null ? syntheticImage(size) : size < 0 ? input : PilResample.resize(input, size, size, PilResample.Filter.BICUBIC);
         Device dev = c.device() == null ? Device.CPU : Errors.flagValue(() -> Device.parse(c.device()), "--config " + c.name() + " device");
-        DType dt = c.dtype() == null || isAuto(c.dtype()) ? null
+        DType dt = c.dtype() == null || AutoDType.requested(c.dtype()) ? null
                 : Errors.flagValue(() -> DType.parse(c.dtype()), "--config " + c.name() + " dtype");
-        if (c.dtype() != null && isAuto(c.dtype())) {
+        if (AutoDType.requested(c.dtype())) {
             // as edit --dtype auto decides it (measured once per machine and model, then cached); not part of the load time
-            ModelFolder folder = ModelFolder.open(c.model());
-            PipelineLoader.Options probe = new PipelineLoader.Options(c.model(), c.backend(), dev, null, false);
-            AutoDType.Decision d = AutoDType.resolve(new PipelineLoader().backend(folder, probe), folder, dev, AutoDType.defaultCacheFile());
-            spec.commandLine().getErr().println(d.line());
-            spec.commandLine().getErr().flush();
-            dt = d.dtype();
+            dt = new PipelineLoader().withAutoDType(ModelFolder.open(c.model()), new PipelineLoader.Options(c.model(), c.backend(), dev, null, false),
+                    ModelOptions.toStderr(spec.commandLine().getErr())).dtype();
         }
         ProcessMemory.resetPeak(); // in a shared JVM, the peak of this configuration only (as far as freed memory allows)
         long t0 = System.nanoTime();
@@ -256,10 +252,6 @@ final class BenchCommand implements Callable<Integer> {
                     median(timings, Timings::safetyMillis), median(timings, Timings::totalMillis),
                     median(timings, t -> t.schedulerMillis() / java.util.Arrays.stream(t.stepsMillis()).sum()));
         }
-    }
-
-    private static boolean isAuto(String dtype) {
-        return dtype.trim().equalsIgnoreCase("auto");
     }
 
     private static double median(List<Timings> timings, ToDoubleFunction<Timings> f) {

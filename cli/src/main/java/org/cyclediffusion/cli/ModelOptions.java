@@ -2,6 +2,7 @@ package org.cyclediffusion.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.function.Consumer;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.pipeline.WeightResidency;
@@ -77,7 +78,7 @@ final class ModelOptions {
 
     /** Whether {@code --dtype auto} was given. */
     boolean autoDType() {
-        return dtype != null && dtype.trim().equalsIgnoreCase("auto");
+        return AutoDType.requested(dtype);
     }
 
     /**
@@ -86,9 +87,16 @@ final class ModelOptions {
      */
     DType autoDType(BackendProvider provider, ModelFolder folder, Device dev, PrintWriter err) {
         AutoDType.Decision d = AutoDType.resolve(provider, folder, dev, AutoDType.defaultCacheFile());
-        err.println(d.line());
-        err.flush();
+        toStderr(err).accept(d.line());
         return d.dtype();
+    }
+
+    /** {@code --dtype auto}'s line, printed at once: a first decision is followed by minutes of measuring. */
+    static Consumer<String> toStderr(PrintWriter err) {
+        return line -> {
+            err.println(line);
+            err.flush();
+        };
     }
 
     /** {@code options} with {@code --dtype auto} resolved for {@code folder}; unchanged without it. */
@@ -96,8 +104,7 @@ final class ModelOptions {
         if (!autoDType()) {
             return options;
         }
-        BackendProvider provider = new PipelineLoader().backend(folder, options);
-        return options.withDType(autoDType(provider, folder, options.device(), err));
+        return new PipelineLoader().withAutoDType(folder, options, toStderr(err));
     }
 
     /** The model these flags name, resolved (and downloaded when it is a hub id missing from the cache) for {@code options}. */

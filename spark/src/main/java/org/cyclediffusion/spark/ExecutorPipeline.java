@@ -10,7 +10,6 @@ import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.image.RgbImage;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
-import org.cyclediffusion.core.precision.AutoDType;
 
 /**
  * The pipeline of this executor JVM: loaded by the first task that needs it, kept for every later
@@ -52,12 +51,9 @@ final class ExecutorPipeline {
     }
 
     private static PipelineLoader.Options autoDType(PipelineLoader.Options options) {
-        return AUTO_DTYPE.computeIfAbsent(options, o -> {
-            ModelFolder folder = ModelFolder.open(o.model());
-            AutoDType.Decision d = AutoDType.resolve(new PipelineLoader().backend(folder, o), folder, o.device(), AutoDType.defaultCacheFile());
-            LOG.log(System.Logger.Level.INFO, d.line()); // the executor's log: each machine may decide differently
-            return o.withDType(d.dtype());
-        });
+        // the line goes to the executor's log: each machine may decide differently
+        return AUTO_DTYPE.computeIfAbsent(options, o -> new PipelineLoader().withAutoDType(ModelFolder.open(o.model()), o,
+                line -> LOG.log(System.Logger.Level.INFO, line)));
     }
 
     /** The parameters of a row as its PNGs would carry them (for a failed row's result), or null before any pipeline loaded. */

@@ -3,6 +3,7 @@ package org.cyclediffusion.spark;
 import java.io.Serializable;
 import java.nio.file.Path;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
+import org.cyclediffusion.core.precision.AutoDType;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
 
@@ -46,6 +47,6 @@ public record JobOptions(String model, String manifest, String output, String ba
 
     /** Whether {@code --dtype auto} was asked for: {@link #loaderOptions()} then leaves the dtype to the executor. */
     boolean autoDType() {
-        return dtype != null && dtype.trim().equalsIgnoreCase("auto");
+        return AutoDType.requested(dtype);
     }
 }

@@ -3,12 +3,14 @@ package org.cyclediffusion.core.pipeline;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.config.ModelFolderContents;
 import org.cyclediffusion.core.model.ModelResolver;
 import org.cyclediffusion.core.model.ModelSpec;
 import org.cyclediffusion.core.plugin.Registry;
+import org.cyclediffusion.core.precision.AutoDType;
 import org.cyclediffusion.core.spi.BackendProvider;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
@@ -110,6 +112,16 @@ public final class PipelineLoader {
                 }
             }
         }
+    }
+
+    /**
+     * {@code options} with the precision {@code --dtype auto} chooses for {@code folder} on their backend and
+     * device ({@link AutoDType#resolve}: the cached decision, or a measurement), its one line handed to {@code report}.
+     */
+    public Options withAutoDType(ModelFolder folder, Options options, Consumer<String> report) {
+        AutoDType.Decision d = AutoDType.resolve(backend(folder, options), folder, options.device(), AutoDType.defaultCacheFile());
+        report.accept(d.line());
+        return options.withDType(d.dtype());
     }
 
     /**

@@ -63,6 +63,11 @@ public final class AutoDType {
     private AutoDType() {
     }
 
+    /** Whether a {@code --dtype} value asks for {@code auto} (any case, surrounding blanks ignored); false for null. */
+    public static boolean requested(String dtype) {
+        return dtype != null && dtype.trim().equalsIgnoreCase("auto");
+    }
+
     /** One candidate as measured: time, error relative to float32's range, whether it qualified. */
     public record Measured(DType dtype, double seconds, boolean warmUpOnly, double relativeError, boolean withinTolerance) {
     }
