@@ -110,7 +110,7 @@ class FullSizeRandomWeightsTest {
      * used, then closed; afterwards no native object the test created is left.
      */
     private static void withRandomWeights(String key, Map<String, long[]> shapes, WeightsUse use) {
-        long objectsBefore = Pointer.totalCount();
+        long objectsBefore = NativeObjects.settledCount();
         long start = System.nanoTime();
         Map<String, Tensor> tensors = RandomWeights.of(shapes, 0);
         try (TorchWeights weights = TorchWeights.of(Path.of("random-weights", key), shapes, tensors)) {
@@ -125,7 +125,7 @@ class FullSizeRandomWeightsTest {
 
     /** Runs {@code pass} twice under the context's guard; both results equal bitwise, finite, not constant; none leaks. */
     private static FloatTensor forwardTwice(String what, Supplier<FloatTensor> pass) {
-        long objectsBefore = Pointer.totalCount();
+        long objectsBefore = NativeObjects.settledCount();
         long start = System.nanoTime();
         FloatTensor first = cpu.run(pass);
         long ran = System.nanoTime();

@@ -34,7 +34,7 @@ class TorchWeightsInMemoryTest {
 
     @Test
     void keepsItsOwnHandlesUntilClosed() {
-        long before = Pointer.totalCount();
+        long before = NativeObjects.settledCount();
         Map<String, Tensor> tensors = RandomWeights.of(shapes(), 0);
         float first;
         try (TorchWeights weights = TorchWeights.of(SOURCE, shapes(), tensors)) {

@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.tensor.FloatTensor;
+import org.cyclediffusion.libtorch.NativeObjects;
 import org.cyclediffusion.libtorch.RandomWeights;
 import org.cyclediffusion.libtorch.TorchNatives;
 import org.junit.jupiter.api.BeforeAll;
@@ -41,7 +42,7 @@ class UNetFullSizeRandomWeightsTest {
                 Tensor text = torch.randn(1, 77, textDim)) {
             long built = System.nanoTime();
             FloatTensor first;
-            long before = org.bytedeco.javacpp.Pointer.totalCount();
+            long before = NativeObjects.settledCount();
             try (Tensor out = unet.forward(sample, 500, text)) {
                 first = UNetTestTensors.toHost(out);
             }

@@ -13,6 +13,7 @@ import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
 import org.cyclediffusion.core.testing.Golden;
 import org.cyclediffusion.core.testing.TensorAssert;
+import org.cyclediffusion.libtorch.NativeObjects;
 import org.junit.jupiter.api.Test;
 
 /** Native ownership: what the model keeps, what a forward pass leaves behind, what the caller owns. */
@@ -42,7 +43,7 @@ class UNetLifecycleTest {
         try (unet; Golden g = Golden.open("unet_tiny_sd");
                 Tensor sample = UNetTestTensors.toTorch(g.f32("case4_sample"));
                 Tensor text = UNetTestTensors.toTorch(g.f32("case4_encoder_hidden_states"))) {
-            long before = Pointer.totalCount();
+            long before = NativeObjects.settledCount();
             Tensor out = unet.forward(sample, g.i64("case4_timestep")[0], text);
             assertEquals(before + 1, Pointer.totalCount(), "only the result should survive a forward pass");
             assertEquals(1, out.referenceCount(), "the result belongs to the caller alone");
