@@ -31,7 +31,9 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: edit, batch, encode, decode, tokenize, backends, schedulers, bench, serve or random-model");
+        // Named from the registered subcommands, so a new command is never missing from the message.
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: "
+                + String.join(", ", spec.subcommands().keySet()));
     }
 
     public static void main(String[] args) {

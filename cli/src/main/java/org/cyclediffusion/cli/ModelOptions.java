@@ -27,7 +27,7 @@ final class ModelOptions {
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16, bf16, or auto: the fastest whose UNet output is within 2% of"
+    @Option(names = "--dtype", paramLabel = "T", description = "fp32, fp16, bf16, or auto: the fastest whose UNet output is within 2%% of"
             + " fp32's range on this machine, measured once and cached (default: the backend's for the device).")
     String dtype;
 
