@@ -5,13 +5,12 @@ import org.bytedeco.javacpp.Pointer;
 /**
  * JavaCPP's count of live native objects, for tests that check a pass leaves none behind.
  *
- * <p>{@link Pointer#totalCount()} also counts objects earlier tests dropped without closing,
- * which the collector frees later, at a time of its choosing. JavaCPP itself calls
- * {@code System.gc()} when a large allocation crosses its physical-bytes limit, as the
- * full-size weights do, so such leftovers can vanish in the middle of the pass being checked
- * (a fresh-clone CI run once counted 1376 before a forward pass and 1374 after it). Counting
- * from a settled state removes them first; the count after the pass is then taken as is, so
- * an object the pass itself leaks is still counted.
+ * <p>{@link Pointer#totalCount()} also counts objects earlier tests dropped without closing.
+ * Any collection during the pass being checked (the pass allocates Java wrappers too) finds
+ * them unreachable, and JavaCPP's deallocator thread then frees them, so the count can fall in
+ * the middle of the pass (a CI run once counted 1376 before a full-size forward pass and 1374
+ * after it). Counting from a settled state removes them first; the count after the pass is then
+ * taken as is, so an object the pass itself leaks is still counted.
  */
 public final class NativeObjects {
 
