@@ -228,13 +228,13 @@ final class TorchWeights implements AutoCloseable {
         if (closed) {
             return 0;
         }
-        long bytes = 0;
+        List<ByteBuffer> chosen = new ArrayList<>();
         for (Map.Entry<String, ByteBuffer> e : mappings.entrySet()) {
             if (names.test(e.getKey())) {
-                bytes += ResidentPages.release(e.getValue());
+                chosen.add(e.getValue());
             }
         }
-        return bytes;
+        return ResidentPages.release(chosen);
     }
 
     @Override

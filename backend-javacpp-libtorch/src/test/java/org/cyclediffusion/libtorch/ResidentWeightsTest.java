@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -191,6 +192,26 @@ class ResidentWeightsTest {
         assertEquals(0, ResidentPages.release(anonymous.asReadOnlyBuffer()));
         for (int i = 0; i < anonymous.capacity(); i += 4096) {
             assertEquals(7, anonymous.get(i), "byte " + i);
+        }
+    }
+
+    /** One reading of the address map serves a whole list: its file mappings are advised, anything else is skipped. */
+    @Test
+    void aListAdvisesItsFileMappingsOnly() throws IOException {
+        ByteBuffer anonymous = ByteBuffer.allocateDirect(8 << 20);
+        anonymous.put(0, (byte) 7).put(anonymous.capacity() - 1, (byte) 9);
+        try (FileChannel channel = FileChannel.open(file)) {
+            ByteBuffer whole = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
+            ByteBuffer middle = channel.map(FileChannel.MapMode.READ_ONLY, 12345, 3 * MIB); // not page-aligned: widened to whole pages
+            float first = whole.order(ByteOrder.LITTLE_ENDIAN).getFloat((int) (channel.size() - TENSOR_BYTES));
+            long pages = (channel.size() + 4095) / 4096 * 4096;
+            assertEquals(pages + 3 * MIB + 4096, ResidentPages.release(java.util.List.of(anonymous.asReadOnlyBuffer(), whole, middle,
+                    ByteBuffer.allocate(16).asReadOnlyBuffer())), "the whole file, and the middle mapping widened to whole pages (57 bytes into its first)");
+            assertEquals(7, anonymous.get(0));
+            assertEquals(9, anonymous.get(anonymous.capacity() - 1));
+            assertEquals(first, whole.order(ByteOrder.LITTLE_ENDIAN).getFloat((int) (channel.size() - TENSOR_BYTES)), "read again from the file");
+            Mappings.unmap(whole);
+            Mappings.unmap(middle);
         }
     }
 }
