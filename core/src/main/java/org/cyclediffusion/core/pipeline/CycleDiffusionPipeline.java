@@ -53,6 +53,9 @@ import org.cyclediffusion.core.tokenizer.ClipTokenizer;
  * built by {@link PipelineLoader}.
  */
 public class CycleDiffusionPipeline implements AutoCloseable {
+    /** diffusers' negative prompt when none is given: "", encoded from the last layer whatever clip_skip says. */
+    private static final List<String> NEGATIVE = List.of("");
+
     private final DiffusionModel source;
     private final DiffusionModel target;
     private final DpmEncoding encoding;
@@ -209,8 +212,11 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         warnTruncated(request.listener(), target, plan.prompts());
         warnTruncated(request.listener(), source, plan.sourcePrompts());
         long tp = System.nanoTime();
-        Embeddings src = sourceEmbeddings(plan, er);
-        Embeddings tgt = targetEmbeddings(plan, dr, request.numImagesPerPrompt(), src);
+        PromptBatch prompts = new PromptBatch();
+        addSourcePrompts(prompts, plan, er);
+        addTargetPrompts(prompts, plan, dr);
+        Embeddings src = sourceEmbeddings(plan, er, prompts);
+        Embeddings tgt = targetEmbeddings(plan, dr, request.numImagesPerPrompt(), src, prompts);
         releaseAfter(EditPhase.ENCODING_PROMPT, source, target);
         double promptMillis = millisSince(tp);
 
@@ -287,7 +293,9 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         Inputs in = inputs(request, null);
         phase(request.listener(), EditPhase.ENCODING_PROMPT);
         warnTruncated(request.listener(), source, plan.sourcePrompts());
-        Embeddings src = sourceEmbeddings(plan, request);
+        PromptBatch prompts = new PromptBatch();
+        addSourcePrompts(prompts, plan, request);
+        Embeddings src = sourceEmbeddings(plan, request, prompts);
         releaseAfter(EditPhase.ENCODING_PROMPT, source);
         int[] timesteps = schedule(encoder, request);
         SourceChain chain = startSourceChain(encoder, in, plan, request, timesteps[0], noise(request));
@@ -336,7 +344,9 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         phase(request.listener(), EditPhase.ENCODING_PROMPT);
         warnTruncated(request.listener(), target, plan.prompts());
         long tp = System.nanoTime();
-        Embeddings tgt = targetEmbeddings(plan, request, code.numImagesPerPrompt(), null);
+        PromptBatch prompts = new PromptBatch();
+        addTargetPrompts(prompts, plan, request);
+        Embeddings tgt = targetEmbeddings(plan, request, code.numImagesPerPrompt(), null, prompts);
         releaseAfter(EditPhase.ENCODING_PROMPT, target);
         double promptMillis = millisSince(tp);
         int[] timesteps = code.timesteps();
@@ -462,24 +472,42 @@ public class CycleDiffusionPipeline implements AutoCloseable {
     private record Embeddings(FloatTensor cond, FloatTensor uncond) {
     }
 
-    private Embeddings sourceEmbeddings(Plan plan, EncodeRequest r) {
+    /** What {@link #sourceEmbeddings} will take from {@code prompts}. */
+    private void addSourcePrompts(PromptBatch prompts, Plan plan, EncodeRequest r) {
+        prompts.add(source, r.clipSkip() == null ? 0 : r.clipSkip(), plan.sourcePrompts());
+        if (plan.guided()) {
+            prompts.add(source, 0, NEGATIVE);
+        }
+    }
+
+    /** What {@link #targetEmbeddings} will take from {@code prompts}. */
+    private void addTargetPrompts(PromptBatch prompts, Plan plan, DecodeRequest r) {
+        if (r.promptEmbeds() == null) {
+            prompts.add(target, r.clipSkip() == null ? 0 : r.clipSkip(), plan.prompts());
+        }
+        if (plan.guided()) {
+            prompts.add(target, 0, NEGATIVE);
+        }
+    }
+
+    private Embeddings sourceEmbeddings(Plan plan, EncodeRequest r, PromptBatch prompts) {
         int clipSkip = r.clipSkip() == null ? 0 : r.clipSkip();
-        FloatTensor cond = source.encodePrompts(plan.sourcePrompts(), clipSkip).repeatInterleave(r.numImagesPerPrompt());
+        FloatTensor cond = prompts.get(source, clipSkip, plan.sourcePrompts()).repeatInterleave(r.numImagesPerPrompt());
         r.observer().tensor("source_prompt_embeds", cond);
-        FloatTensor uncond = plan.guided() ? negative(source, cond.dim(0), r.observer()) : null;
+        FloatTensor uncond = plan.guided() ? negative(source, cond.dim(0), r.observer(), prompts) : null;
         return new Embeddings(cond, uncond);
     }
 
     /** @param shared the source chain's embeddings when the target model is the same (its "" is reused) */
-    private Embeddings targetEmbeddings(Plan plan, DecodeRequest r, int n, Embeddings shared) {
+    private Embeddings targetEmbeddings(Plan plan, DecodeRequest r, int n, Embeddings shared, PromptBatch prompts) {
         int clipSkip = r.clipSkip() == null ? 0 : r.clipSkip();
         FloatTensor cond = r.promptEmbeds() != null
                 ? broadcastRows(r.promptEmbeds(), plan.rows(), "promptEmbeds").repeatInterleave(n)
-                : target.encodePrompts(plan.prompts(), clipSkip).repeatInterleave(n);
+                : prompts.get(target, clipSkip, plan.prompts()).repeatInterleave(n);
         r.observer().tensor("prompt_embeds", cond);
         FloatTensor uncond = null;
         if (plan.guided()) {
-            uncond = shared != null && target == source && shared.uncond() != null ? shared.uncond() : negative(target, cond.dim(0), r.observer());
+            uncond = shared != null && target == source && shared.uncond() != null ? shared.uncond() : negative(target, cond.dim(0), r.observer(), prompts);
         }
         return new Embeddings(cond, uncond);
     }
@@ -488,8 +516,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
      * The negative prompt "" of a model, one row per batch row. diffusers encodes it from the last
      * layer whatever clip_skip says: clip skip applies to the prompts only.
      */
-    private static FloatTensor negative(DiffusionModel m, int batch, EditObserver obs) {
-        FloatTensor uncond = broadcastRows(m.encodePrompts(List.of(""), 0), batch, "uncond");
+    private static FloatTensor negative(DiffusionModel m, int batch, EditObserver obs, PromptBatch prompts) {
+        FloatTensor uncond = broadcastRows(prompts.get(m, 0, NEGATIVE), batch, "uncond");
         obs.tensor("negative_prompt_embeds", uncond);
         return uncond;
     }
