@@ -20,11 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ShardedExportTest {
     @Test
     void aShardedFolderExportsToTheSameFiles(@TempDir Path dir) throws IOException {
-        Path root = dir.resolve("tiny-sd");
-        ModelCopies.copyTree(Fixtures.model("tiny-sd"), root);
-        ModelCopies.shard(root.resolve("unet"), "diffusion_pytorch_model", null, 3);
-        ModelCopies.shard(root.resolve("text_encoder"), "model", null, 2);
-        ModelCopies.shard(root.resolve("safety_checker"), "model", null, 2);
+        Path root = ModelCopies.shardedCopy(Fixtures.model("tiny-sd"), dir.resolve("tiny-sd"), 3, "unet", "text_encoder", "safety_checker");
         Path out = dir.resolve("tiny-sd-onnx");
         OnnxExporter.export(root, out, line -> System.out.println("export sharded: " + line), true);
         Path reference = TinyExports.of("tiny-sd");

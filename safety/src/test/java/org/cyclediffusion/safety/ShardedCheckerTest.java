@@ -24,9 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ShardedCheckerTest {
     @Test
     void aShardedCheckerFlagsAsTheSingleFileOne(@TempDir Path dir) {
-        Path root = dir.resolve("tiny-sd");
-        ModelCopies.copyTree(Fixtures.model("tiny-sd"), root);
-        ModelCopies.shard(root.resolve("safety_checker"), "model", null, 3);
+        Path root = ModelCopies.shardedCopy(Fixtures.model("tiny-sd"), dir.resolve("tiny-sd"), 3, "safety_checker");
         EditRequest request = GoldenCases.request("v08_two_prompts_two_images").build();
         EditResult expected = edit(Fixtures.model("tiny-sd"), request);
         EditResult sharded = edit(root, request);

@@ -175,9 +175,7 @@ class AutoDTypeTest {
 
     @Test
     void aChangeToAnyShardOfTheUNetMeasuresAgain(@TempDir Path dir) throws Exception {
-        Path root = dir.resolve("tiny-sd");
-        ModelCopies.copyTree(Fixtures.model("tiny-sd"), root);
-        ModelCopies.shard(root.resolve("unet"), "diffusion_pytorch_model", null, 3);
+        Path root = ModelCopies.shardedCopy(Fixtures.model("tiny-sd"), dir.resolve("tiny-sd"), 3, "unet");
         Path cache = dir.resolve("dtype-auto.json");
         FakeBackend b = new FakeBackend(Map.of(DType.FLOAT32, reference(1.0), DType.BFLOAT16, trial(DType.BFLOAT16, 0.5, 0.01f),
                 DType.FLOAT16, trial(DType.FLOAT16, 2.0, 0.001f)));

@@ -49,7 +49,7 @@ public final class ModelCopies {
     public static Path fp16VariantOnly(Path model, Path dst, String... components) {
         copyTree(model, dst);
         for (String c : components) {
-            String stem = c.equals("text_encoder") || c.equals("safety_checker") ? "model" : "diffusion_pytorch_model";
+            String stem = stem(c);
             Path plain = dst.resolve(c).resolve(stem + ".safetensors");
             writeFp16(plain, dst.resolve(c).resolve(stem + ".fp16.safetensors"));
             try {
@@ -57,6 +57,20 @@ public final class ModelCopies {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+        }
+        return dst;
+    }
+
+    /** The weights' stem of a component: transformers models {@code model}, diffusers models {@code diffusion_pytorch_model}. */
+    private static String stem(String component) {
+        return component.equals("text_encoder") || component.equals("safety_checker") ? "model" : "diffusion_pytorch_model";
+    }
+
+    /** A copy of {@code model} whose given components are saved in {@code count} shards each ({@link #shard}). */
+    public static Path shardedCopy(Path model, Path dst, int count, String... components) {
+        copyTree(model, dst);
+        for (String c : components) {
+            shard(dst.resolve(c), stem(c), null, count);
         }
         return dst;
     }
