@@ -158,7 +158,8 @@ class TorchInvariantsTest {
         assertTrue(!Arrays.equals(bits(first.latents()), bits(otherSeed.latents())), "seed 1 gives other latents than seed 0");
     }
 
-    private static int[] bits(FloatTensor t) {
+    /** Each float's raw bits, for comparisons that must be exact (-0 and NaN payloads included). */
+    static int[] bits(FloatTensor t) {
         float[] d = t.data();
         int[] out = new int[d.length];
         for (int i = 0; i < d.length; i++) {

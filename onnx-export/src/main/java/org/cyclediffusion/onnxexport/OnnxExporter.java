@@ -111,7 +111,7 @@ public final class OnnxExporter {
             java.util.function.BiFunction<JsonConfig, Weights, OnnxGraph> build, Consumer<String> progress) throws IOException {
         long start = System.nanoTime();
         JsonConfig config = folder.config(component, "config.json");
-        try (Weights w = new Weights(folder.weightsFile(component, weightsName, true))) {
+        try (Weights w = new Weights(folder.weights(component, weightsName))) {
             OnnxGraph g = build.apply(config, w);
             g.write(dir);
             Files.copy(folder.component(component).resolve("config.json"), dir.resolve("config.json"));

@@ -2,26 +2,27 @@ package org.cyclediffusion.onnxexport;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Path;
 import java.util.function.Supplier;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.io.SafetensorsDType;
 import org.cyclediffusion.core.io.SafetensorsFile;
+import org.cyclediffusion.core.io.TensorSource;
 
 /**
- * One component's diffusers safetensors file, read as float32 bytes for ONNX initializers. float32
+ * One component's diffusers safetensors weights (one file or shards), read as float32 bytes for ONNX initializers. float32
  * tensors are handed on as the file's mapping (nothing copied until the exporter writes them);
  * float16, bfloat16 and float64 are converted as torch's {@code .float()} does.
  */
 final class Weights implements AutoCloseable {
-    private final SafetensorsFile file;
+    private final TensorSource file;
 
-    Weights(Path path) {
-        this.file = SafetensorsFile.open(path);
+    /** Takes over {@code source} (a single file or a sharded checkpoint) and closes it. */
+    Weights(TensorSource source) {
+        this.file = source;
     }
 
     boolean has(String name) {
-        return file.has(name);
+        return file.tensors().containsKey(name);
     }
 
     long[] shape(String name) {
@@ -37,7 +38,7 @@ final class Weights implements AutoCloseable {
         SafetensorsFile.TensorInfo t = require(name);
         return () -> {
             if (t.dtype() == SafetensorsDType.F32) {
-                return file.buffer(t);
+                return file.buffer(name);
             }
             float[] v = file.floatTensor(name).data();
             ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
@@ -55,7 +56,7 @@ final class Weights implements AutoCloseable {
     Supplier<ByteBuffer> f32Transposed(String name, int from, int count) {
         long[] s = shape(name);
         if (s.length != 2 || from < 0 || count < 0 || from + count > s[0]) {
-            throw new ConfigException(file.path() + ": '" + name + "' has shape " + java.util.Arrays.toString(s) + ", expected 2 dims with rows "
+            throw new ConfigException(file.describe() + ": '" + name + "' has shape " + java.util.Arrays.toString(s) + ", expected 2 dims with rows "
                     + from + " to " + (from + count));
         }
         int cols = Math.toIntExact(s[1]);
@@ -75,7 +76,7 @@ final class Weights implements AutoCloseable {
     Supplier<ByteBuffer> f32Slice(String name, int from, int count) {
         long[] s = shape(name);
         if (s.length != 1 || from < 0 || count < 0 || from + count > s[0]) {
-            throw new ConfigException(file.path() + ": '" + name + "' has shape " + java.util.Arrays.toString(s) + ", expected 1 dim with elements "
+            throw new ConfigException(file.describe() + ": '" + name + "' has shape " + java.util.Arrays.toString(s) + ", expected 1 dim with elements "
                     + from + " to " + (from + count));
         }
         return () -> {
@@ -87,12 +88,12 @@ final class Weights implements AutoCloseable {
     }
 
     private SafetensorsFile.TensorInfo require(String name) {
-        if (!file.has(name)) {
-            throw new ConfigException(file.path() + ": no tensor '" + name + "' (the exporter expects diffusers' state-dict names)");
+        if (!has(name)) {
+            throw new ConfigException(file.describe() + ": no tensor '" + name + "' (the exporter expects diffusers' state-dict names)");
         }
         SafetensorsFile.TensorInfo t = file.info(name);
         if (!t.dtype().isFloatingPoint()) {
-            throw new ConfigException(file.path() + ": tensor '" + name + "' is " + t.dtype() + ", expected a floating-point dtype");
+            throw new ConfigException(file.describe() + ": tensor '" + name + "' is " + t.dtype() + ", expected a floating-point dtype");
         }
         return t;
     }

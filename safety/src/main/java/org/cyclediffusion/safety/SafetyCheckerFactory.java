@@ -5,6 +5,7 @@ import java.util.Optional;
 import org.cyclediffusion.core.InvalidInputException;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.io.TensorSource;
 import org.cyclediffusion.core.spi.Models;
 import org.cyclediffusion.core.spi.SafetyChecker;
 import org.cyclediffusion.core.spi.SafetyCheckerProvider;
@@ -83,7 +84,10 @@ public final class SafetyCheckerFactory implements SafetyCheckerProvider {
                 throw fail(folder, "the backend (" + models.description() + ") computes safety embeddings, but the concept"
                         + " embeddings and thresholds live in " + COMPONENT + "/" + TORCH_WEIGHTS + ", which is missing");
             }
-            SafetyConcepts concepts = SafetyConcepts.load(folder.weightsFile(COMPONENT, TORCH_WEIGHTS, true));
+            SafetyConcepts concepts;
+            try (TensorSource weights = folder.weights(COMPONENT, TORCH_WEIGHTS)) { // the file, its variant, or shards
+                concepts = SafetyConcepts.load(weights);
+            }
             return Optional.of(StableDiffusionSafetyChecker.withEmbedder(featureExtractor, embedder, concepts));
         }
         return Optional.of(StableDiffusionSafetyChecker.withClassifier(featureExtractor, (SafetyClassifier) model.get()));

@@ -3,6 +3,7 @@ package org.cyclediffusion.safety;
 import java.nio.file.Path;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.io.SafetensorsFile;
+import org.cyclediffusion.core.io.TensorSource;
 import org.cyclediffusion.core.tensor.FloatTensor;
 
 /**
@@ -34,30 +35,35 @@ public record SafetyConcepts(FloatTensor conceptEmbeds, FloatTensor specialCareE
     /** Reads the four tensors from a checker's safetensors file (the CLIP weights in it are left alone). */
     public static SafetyConcepts load(Path safetensors) {
         try (SafetensorsFile file = SafetensorsFile.open(safetensors)) {
-            FloatTensor concepts = require(file, "concept_embeds", 2);
-            FloatTensor special = require(file, "special_care_embeds", 2);
-            FloatTensor conceptWeights = require(file, "concept_embeds_weights", 1);
-            FloatTensor specialWeights = require(file, "special_care_embeds_weights", 1);
-            if (concepts.dim(1) != special.dim(1) || conceptWeights.dim(0) != concepts.dim(0)
-                    || specialWeights.dim(0) != special.dim(0)) {
-                throw new ConfigException(safetensors + ": inconsistent safety concepts: concept_embeds " + concepts
-                        + ", special_care_embeds " + special + ", concept_embeds_weights " + conceptWeights
-                        + ", special_care_embeds_weights " + specialWeights
-                        + " (expected [N, P], [M, P], [N], [M])");
-            }
-            return new SafetyConcepts(concepts, special, conceptWeights.data(), specialWeights.data());
+            return load(file);
         }
     }
 
-    private static FloatTensor require(SafetensorsFile file, String name, int rank) {
-        if (!file.has(name)) {
-            throw new ConfigException(file.path() + ": no tensor '" + name
+    /** Reads the four tensors from a checker's weights, one file or shards (the CLIP weights are left alone); the caller closes them. */
+    public static SafetyConcepts load(TensorSource file) {
+        FloatTensor concepts = require(file, "concept_embeds", 2);
+        FloatTensor special = require(file, "special_care_embeds", 2);
+        FloatTensor conceptWeights = require(file, "concept_embeds_weights", 1);
+        FloatTensor specialWeights = require(file, "special_care_embeds_weights", 1);
+        if (concepts.dim(1) != special.dim(1) || conceptWeights.dim(0) != concepts.dim(0)
+                || specialWeights.dim(0) != special.dim(0)) {
+            throw new ConfigException(file.describe() + ": inconsistent safety concepts: concept_embeds " + concepts
+                    + ", special_care_embeds " + special + ", concept_embeds_weights " + conceptWeights
+                    + ", special_care_embeds_weights " + specialWeights
+                    + " (expected [N, P], [M, P], [N], [M])");
+        }
+        return new SafetyConcepts(concepts, special, conceptWeights.data(), specialWeights.data());
+    }
+
+    private static FloatTensor require(TensorSource file, String name, int rank) {
+        if (!file.tensors().containsKey(name)) {
+            throw new ConfigException(file.describe() + ": no tensor '" + name
                     + "' (a StableDiffusionSafetyChecker checkpoint stores concept_embeds, special_care_embeds,"
                     + " concept_embeds_weights and special_care_embeds_weights)");
         }
         FloatTensor t = file.floatTensor(name);
         if (t.rank() != rank) {
-            throw new ConfigException(file.path() + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(t.shape())
+            throw new ConfigException(file.describe() + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(t.shape())
                     + ", expected rank " + rank);
         }
         return t;

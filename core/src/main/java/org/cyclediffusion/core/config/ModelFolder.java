@@ -10,8 +10,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.SortedSet;
+import java.util.function.Predicate;
 import org.cyclediffusion.core.checkpoint.SingleFileCheckpoint;
 import org.cyclediffusion.core.io.SafetensorsFile;
+import org.cyclediffusion.core.io.ShardedSafetensors;
 import org.cyclediffusion.core.io.TensorSource;
 import org.cyclediffusion.core.spi.PredictionType;
 
@@ -124,7 +127,7 @@ public final class ModelFolder {
         return JsonConfig.read(root.resolve(component).resolve(file));
     }
 
-    /** Whether {@link #weights} finds the component's weights (a checkpoint's network, the variant or the plain file). */
+    /** Whether {@link #weights} finds the component's weights (a checkpoint's network, the variant or the plain file, or their shard index). */
     public boolean hasWeights(String component, String safetensorsName) {
         if (checkpoint != null && (component.equals("unet") || component.equals("vae") || component.equals("text_encoder"))) {
             return true;
@@ -139,9 +142,11 @@ public final class ModelFolder {
     /**
      * A component's tensors under diffusers' names: the checkpoint's network when there is one,
      * else {@code safetensorsName} of the component ({@code model.safetensors} for transformers
-     * models, {@code diffusion_pytorch_model.safetensors} for diffusers models) or its variant. A
-     * folder holding only variant files of one kind uses them; pickle weights ({@code .bin}) are
-     * refused (unpickling runs arbitrary code) with the one-line conversion. The caller closes it.
+     * models, {@code diffusion_pytorch_model.safetensors} for diffusers models) or its variant, as a
+     * single file or as shards with their index ({@link WeightFiles} says which, as diffusers and
+     * transformers choose). A folder holding only variant files of one kind uses them; pickle
+     * weights ({@code .bin}) are refused (unpickling runs arbitrary code) with the one-line
+     * conversion. The caller closes it.
      */
     public TensorSource weights(String component, String safetensorsName) {
         if (checkpoint != null) {
@@ -159,52 +164,75 @@ public final class ModelFolder {
                         + " DiffusionPipeline as P; P.from_pretrained('" + root + "').save_pretrained('" + root
                         + "', safe_serialization=True)\"");
             }
-            requireFile(component, safetensorsName);
+            throw new ConfigException(component(component).resolve(safetensorsName) + ": file not found, nor the shard index "
+                    + WeightFiles.index(stem(safetensorsName), null) + " (the " + component + " component of " + root + " needs one)");
         }
-        return SafetensorsFile.open(file);
+        return ShardedSafetensors.isIndex(file.getFileName().toString()) ? ShardedSafetensors.open(file) : SafetensorsFile.open(file);
     }
 
-    /** Every weights variant the components' folders hold ({@code fp16} for {@code *.fp16.safetensors}), sorted. */
+    /** Every weights variant the components' folders hold ({@code fp16} for {@code *.fp16.safetensors} or a {@code *.safetensors.index.fp16.json}), sorted. */
     public List<String> variantsPresent() {
         java.util.TreeSet<String> all = new java.util.TreeSet<>();
         for (String component : new String[] {"unet", "vae", "text_encoder", "safety_checker"}) {
-            all.addAll(variants(root.resolve(component), "diffusion_pytorch_model"));
-            all.addAll(variants(root.resolve(component), "model"));
+            List<String> names = fileNames(root.resolve(component));
+            all.addAll(WeightFiles.variants(names, "diffusion_pytorch_model"));
+            all.addAll(WeightFiles.variants(names, "model"));
         }
         return List.copyOf(all);
     }
 
     /**
-     * The safetensors file {@link #weights} reads for a component of the folder itself (the
-     * variant, or the only variant there is), for readers that need the file; fails as
-     * {@link #requireFile} when there is none.
+     * The file {@link #weights} reads for a component of the folder itself (the single file or the
+     * shard index, of the variant or the only variant there is); fails as {@link #requireFile} when
+     * there is none and {@code required}. Readers of tensors take {@link #weights} instead, which
+     * also reads shards.
      */
     public Path weightsFile(String component, String safetensorsName, boolean required) {
         Path file = weightsFile(component, safetensorsName);
         return file != null || !required ? file : requireFile(component, safetensorsName);
     }
 
-    /** The weights file of a component, or null when there is none (an ambiguous or missing variant fails). */
+    /**
+     * Every file the component's weights are read from: the single file, or the shard index and
+     * then its shards; empty when there is none. For fingerprints that must change when any of them does.
+     */
+    public List<Path> weightFiles(String component, String safetensorsName) {
+        Path file = weightsFile(component, safetensorsName);
+        if (file == null) {
+            return List.of();
+        }
+        if (!ShardedSafetensors.isIndex(file.getFileName().toString())) {
+            return List.of(file);
+        }
+        List<Path> all = new ArrayList<>(List.of(file));
+        all.addAll(ShardedSafetensors.shardFiles(file));
+        return List.copyOf(all);
+    }
+
+    /** The weights file (single or index) of a component, or null when there is none (an ambiguous or missing variant fails). */
     private Path weightsFile(String component, String safetensorsName) {
         Path dir = root.resolve(component);
-        String stem = safetensorsName.substring(0, safetensorsName.length() - ".safetensors".length());
+        String stem = stem(safetensorsName);
+        Predicate<String> present = name -> Files.isRegularFile(dir.resolve(name));
         if (variant != null) {
-            Path v = dir.resolve(stem + "." + variant + ".safetensors");
-            if (Files.isRegularFile(v)) {
-                return v;
+            Optional<String> v = WeightFiles.choose(present, stem, variant);
+            if (v.isPresent()) {
+                return dir.resolve(v.get());
             }
-            List<String> found = variants(dir, stem);
-            throw new ConfigException(v + ": file not found (--variant " + variant + "; " + component + "/ has "
-                    + (found.isEmpty() ? "no variant files" : "variants " + found) + (Files.isRegularFile(dir.resolve(safetensorsName))
-                            ? " and the plain " + safetensorsName + ": drop --variant to use it" : "") + ")");
+            SortedSet<String> found = WeightFiles.variants(fileNames(dir), stem);
+            boolean plain = WeightFiles.choose(present, stem, null).isPresent();
+            throw new ConfigException(dir.resolve(WeightFiles.single(stem, variant)) + ": file not found, nor the shard index "
+                    + WeightFiles.index(stem, variant) + " (--variant " + variant + "; " + component + "/ has "
+                    + (found.isEmpty() ? "no variant files" : "variants " + found) + (plain
+                            ? " and the plain " + safetensorsName + " or its shards: drop --variant to use them" : "") + ")");
         }
-        Path plain = dir.resolve(safetensorsName);
-        if (Files.isRegularFile(plain)) {
-            return plain;
+        Optional<String> plain = WeightFiles.choose(present, stem, null);
+        if (plain.isPresent()) {
+            return dir.resolve(plain.get());
         }
-        List<String> found = variants(dir, stem);
+        List<String> found = List.copyOf(WeightFiles.variants(fileNames(dir), stem));
         if (found.size() == 1) {
-            return dir.resolve(stem + "." + found.get(0) + ".safetensors");
+            return dir.resolve(WeightFiles.choose(present, stem, found.get(0)).orElseThrow());
         }
         if (found.size() > 1) {
             throw new ConfigException(dir + ": no " + safetensorsName + ", only the variants " + found + "; pick one with --variant");
@@ -212,23 +240,25 @@ public final class ModelFolder {
         return null;
     }
 
-    private static List<String> variants(Path dir, String stem) {
+    private static String stem(String safetensorsName) {
+        return safetensorsName.substring(0, safetensorsName.length() - ".safetensors".length());
+    }
+
+    /** The names of the regular files in a folder (none when it is absent). */
+    private static List<String> fileNames(Path dir) {
         List<String> out = new ArrayList<>();
         if (!Files.isDirectory(dir)) {
             return out;
         }
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, stem + ".*.safetensors")) {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
             for (Path f : files) {
-                String name = f.getFileName().toString();
-                String v = name.substring(stem.length() + 1, name.length() - ".safetensors".length());
-                if (!v.contains(".") && Files.isRegularFile(f)) {
-                    out.add(v);
+                if (Files.isRegularFile(f)) {
+                    out.add(f.getFileName().toString());
                 }
             }
         } catch (IOException e) {
             throw new ConfigException(dir + ": cannot list (" + e + ")", e);
         }
-        out.sort(null);
         return out;
     }
 

@@ -5,15 +5,19 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.core.config.WeightFiles;
+import org.cyclediffusion.core.io.ShardedSafetensors;
 
 /**
  * Which files of a pipeline repository a run needs: {@code model_index.json}, and in the folder
  * of every component it declares the configs, tokenizer and scheduler files and the weights of
  * one backend in one variant: safetensors for LibTorch (the plain file, the {@code --variant} one,
- * or the only variant there is), the {@code .onnx} graph and its external data for ONNX Runtime.
+ * or the only variant there is; for a sharded checkpoint its index and the shards of that variant,
+ * see {@link WeightFiles}), the {@code .onnx} graph and its external data for ONNX Runtime.
  * Pickles, Flax and TensorFlow weights, other variants and other backends' files are left on the
  * hub; without the safety checker its weights are too.
  */
@@ -53,38 +57,63 @@ public final class HubFileSelection {
                 continue;
             }
             String ext = extension(f);
-            if (f.endsWith(".safetensors")) {
+            String name = f.substring(f.lastIndexOf('/') + 1);
+            if (f.endsWith(".safetensors") || ShardedSafetensors.isIndex(name)) {
                 if (chosen.equals("libtorch")) {
                     String dir = f.substring(0, f.lastIndexOf('/'));
-                    String name = f.substring(f.lastIndexOf('/') + 1);
-                    safetensors.computeIfAbsent(dir, d -> new LinkedHashMap<>()).computeIfAbsent(name.substring(0, name.indexOf('.')),
-                            s -> new ArrayList<>()).add(f);
+                    safetensors.computeIfAbsent(dir, d -> new LinkedHashMap<>()).computeIfAbsent(WeightFiles.stemOf(name),
+                            s -> new ArrayList<>()).add(name);
                 }
             } else if (ONNX.contains(ext) || f.contains(".onnx_data")) {
                 if (chosen.equals("onnx")) {
                     out.add(f);
                 }
-            } else if (!OTHER_WEIGHTS.contains(ext) && !f.endsWith(".safetensors.index.json") && !f.endsWith(".bin.index.json")) {
+            } else if (!OTHER_WEIGHTS.contains(ext) && !(name.contains(".bin.index.") && name.endsWith(".json"))) {
                 out.add(f);
             }
         }
-        safetensors.forEach((dir, stems) -> stems.forEach((stem, candidates) -> out.add(pick(id, dir, stem, candidates, variant))));
+        safetensors.forEach((dir, stems) -> stems.forEach((stem, names) -> pick(id, dir, stem, names, variant)
+                .forEach(n -> out.add(dir + "/" + n))));
         return out;
     }
 
-    private static String pick(HubId id, String dir, String stem, List<String> candidates, String variant) {
-        String plain = dir + "/" + stem + ".safetensors";
+    /**
+     * The names in one folder a load reads for one stem, chosen as {@link WeightFiles} says: the
+     * single file, or the shard index and every shard of its variant. Only the file list is known
+     * here, not the index's contents, so all shards that carry the variant's name are taken.
+     */
+    private static List<String> pick(HubId id, String dir, String stem, List<String> names, String variant) {
         if (variant != null) {
-            String wanted = dir + "/" + stem + "." + variant + ".safetensors";
-            return candidates.contains(wanted) ? wanted : plain; // a missing variant is named when the folder opens
+            Optional<String> wanted = WeightFiles.choose(names::contains, stem, variant);
+            if (wanted.isPresent()) {
+                return withShards(wanted.get(), names, stem, variant);
+            }
+            // a missing variant is named when the folder opens
+            return WeightFiles.choose(names::contains, stem, null).map(p -> withShards(p, names, stem, null))
+                    .orElse(List.of(WeightFiles.single(stem, null)));
         }
-        if (candidates.contains(plain)) {
-            return plain;
+        Optional<String> plain = WeightFiles.choose(names::contains, stem, null);
+        if (plain.isPresent()) {
+            return withShards(plain.get(), names, stem, null);
         }
-        if (candidates.size() == 1) {
-            return candidates.get(0);
+        List<String> variants = List.copyOf(WeightFiles.variants(names, stem));
+        if (variants.size() == 1) {
+            return withShards(WeightFiles.choose(names::contains, stem, variants.get(0)).orElseThrow(), names, stem, variants.get(0));
         }
-        throw new HubException(id + ": " + dir + "/ has only the variants " + candidates + "; pick one with --variant");
+        if (variants.isEmpty() && names.size() == 1) {
+            return names;
+        }
+        throw new HubException(id + ": " + dir + "/ has only the variants " + (variants.isEmpty() ? names : variants)
+                + " of " + stem + "; pick one with --variant");
+    }
+
+    private static List<String> withShards(String chosen, List<String> names, String stem, String variant) {
+        if (!ShardedSafetensors.isIndex(chosen)) {
+            return List.of(chosen);
+        }
+        List<String> out = new ArrayList<>(List.of(chosen));
+        names.stream().filter(n -> WeightFiles.isShard(n, stem, variant)).sorted().forEach(out::add);
+        return out;
     }
 
     private static String extension(String f) {

@@ -360,17 +360,6 @@ public final class SafetensorsFile implements TensorSource {
         return tensors.containsKey(name);
     }
 
-    @Override
-    public TensorInfo info(String name) {
-        TensorInfo t = tensors.get(name);
-        if (t == null) {
-            List<String> names = new ArrayList<>(tensors.keySet());
-            throw new ConfigException(path + ": no tensor named '" + name + "' (the file has " + names.size() + " tensors"
-                    + (names.isEmpty() ? "" : ", e.g. " + names.subList(0, Math.min(5, names.size()))) + ")");
-        }
-        return t;
-    }
-
     /**
      * The tensor's raw bytes, memory-mapped (read-only, little-endian, position 0). Each call maps
      * anew; the offset may lie anywhere in the file, the tensor itself must be under 2 GiB.
@@ -405,41 +394,6 @@ public final class SafetensorsFile implements TensorSource {
         } catch (IOException e) {
             throw new ConfigException(path + ": cannot map tensor '" + name + "' (" + e + ")", e);
         }
-    }
-
-    /**
-     * A floating-point tensor converted to float32 on the heap: F32 as stored, F16 and BF16
-     * widened exactly, F64 rounded to nearest (as torch's {@code .float()}).
-     */
-    public FloatTensor floatTensor(String name) {
-        TensorInfo t = info(name);
-        if (!t.dtype().isFloatingPoint()) {
-            throw new ConfigException(path + ": tensor '" + name + "' is " + t.dtype() + ", expected a floating-point dtype (F32, F16, BF16, F64)");
-        }
-        int[] shape = shapeForHeap(t);
-        ByteBuffer b = buffer(name);
-        int n = (int) t.numel();
-        float[] out = new float[n];
-        switch (t.dtype()) {
-            case F32 -> b.asFloatBuffer().get(out);
-            case F16 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = HalfFloats.halfToFloat(b.getShort(2 * i));
-                }
-            }
-            case BF16 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = HalfFloats.bfloat16ToFloat(b.getShort(2 * i));
-                }
-            }
-            case F64 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = (float) b.getDouble(8 * i);
-                }
-            }
-            default -> throw new AssertionError(t.dtype());
-        }
-        return new FloatTensor(out, shape);
     }
 
     /**

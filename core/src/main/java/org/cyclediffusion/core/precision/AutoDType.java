@@ -44,7 +44,8 @@ import org.cyclediffusion.core.spi.PrecisionProbe.Trial;
  *
  * <p>The decision is cached in a JSON file (by default {@code ~/.cache/cyclediffusion/dtype-auto.json})
  * under a key made of the CPU (model name and flags), the probe's fingerprint (backend, version,
- * device, kernel settings), the UNet's config and weights file, the device and this policy's numbers.
+ * device, kernel settings), the UNet's config and weights files (each shard of a sharded one), the
+ * device and this policy's numbers.
  */
 public final class AutoDType {
     /** A candidate's max |Δ| from float32, as a fraction of float32's output range. */
@@ -185,8 +186,14 @@ public final class AutoDType {
         k.append("backend=").append(probe.fingerprint()).append('\n');
         k.append("device=").append(device).append('\n');
         k.append("unet=").append(Fingerprints.config("UNet", folder.config("unet", "config.json").node())).append('\n');
-        Path weights = folder.checkpoint().isPresent() ? null : folder.weightsFile("unet", "diffusion_pytorch_model.safetensors", false);
-        k.append("weights=").append(weights == null ? folder.toString() : fileIdentity(weights)).append('\n');
+        // every file the UNet is read from (a shard index and each shard), so re-saving any of them measures again
+        List<Path> weights = folder.checkpoint().isPresent() ? List.of() : folder.weightFiles("unet", "diffusion_pytorch_model.safetensors");
+        if (weights.isEmpty()) {
+            k.append("weights=").append(folder.toString()).append('\n');
+        }
+        for (Path w : weights) {
+            k.append("weights=").append(fileIdentity(w)).append('\n');
+        }
         k.append(String.format(Locale.ROOT, "policy=tolerance %s speedup %s reps %d", TOLERANCE, MIN_SPEEDUP, REPETITIONS));
         return sha256(k.toString());
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +20,7 @@ import org.cyclediffusion.core.spi.PrecisionProbe;
 import org.cyclediffusion.core.spi.PrecisionProbe.Trial;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
+import org.cyclediffusion.core.testing.ModelCopies;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -169,6 +171,21 @@ class AutoDTypeTest {
         b.fingerprint = "fake 2.0 cpu"; // another backend version measures again
         assertFalse(AutoDType.resolve(b, folder, Device.CPU, cache).cached());
         assertEquals(6, b.runs.size());
+    }
+
+    @Test
+    void aChangeToAnyShardOfTheUNetMeasuresAgain(@TempDir Path dir) throws Exception {
+        Path root = ModelCopies.shardedCopy(Fixtures.model("tiny-sd"), dir.resolve("tiny-sd"), 3, "unet");
+        Path cache = dir.resolve("dtype-auto.json");
+        FakeBackend b = new FakeBackend(Map.of(DType.FLOAT32, reference(1.0), DType.BFLOAT16, trial(DType.BFLOAT16, 0.5, 0.01f),
+                DType.FLOAT16, trial(DType.FLOAT16, 2.0, 0.001f)));
+        assertFalse(AutoDType.resolve(b, ModelFolder.open(root), Device.CPU, cache).cached());
+        assertTrue(AutoDType.resolve(b, ModelFolder.open(root), Device.CPU, cache).cached());
+        // re-saving the last shard alone (same size, a later time) is another model
+        Path last = root.resolve("unet/diffusion_pytorch_model-00003-of-00003.safetensors");
+        Files.setLastModifiedTime(last, FileTime.fromMillis(Files.getLastModifiedTime(last).toMillis() + 60_000));
+        assertFalse(AutoDType.resolve(b, ModelFolder.open(root), Device.CPU, cache).cached());
+        assertTrue(AutoDType.resolve(b, ModelFolder.open(root), Device.CPU, cache).cached());
     }
 
     @Test
