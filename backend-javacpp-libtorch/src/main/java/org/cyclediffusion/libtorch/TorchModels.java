@@ -22,6 +22,8 @@ import org.cyclediffusion.core.spi.Vae;
  */
 final class TorchModels implements Models {
     private static final System.Logger LOG = System.getLogger(TorchModels.class.getName());
+    /** Free C heap kept after a network for the next one to reuse ({@link NativeHeap#trimAbove}). */
+    static final long KEPT_FREE_HEAP = 1L << 30;
 
     private final ModelFolder folder;
     private final TorchContext context;
@@ -96,7 +98,8 @@ final class TorchModels implements Models {
      * Float32 weights on the CPU are views of their files' mappings: their resident pages are
      * dropped (see {@link ResidentPages}); copied weights (other dtypes, CUDA) are kept. The C heap's
      * free memory goes back to the system too ({@link NativeHeap#trim}): what this network freed is
-     * not what the next one allocates.
+     * not what the next one allocates, but up to {@link #KEPT_FREE_HEAP} of it is kept for the next
+     * network to reuse (as the launcher's {@code trim_threshold} keeps that much at the heap's top).
      */
     @Override
     public void releaseResidentWeights(EditPhase phase) {
@@ -118,9 +121,11 @@ final class TorchModels implements Models {
         }
         if (component != null) {
             long bytes = component.releaseResidentWeights(names);
-            NativeHeap.trim();
-            LOG.log(System.Logger.Level.DEBUG, () -> String.format(Locale.ROOT, "after %s: released the resident pages of %.1f MiB of %s weights",
-                    phase.description(), bytes / 1048576.0, component.name()));
+            long free = LOG.isLoggable(System.Logger.Level.DEBUG) ? NativeHeap.freeBytes() : 0;
+            boolean trimmed = NativeHeap.trimAbove(KEPT_FREE_HEAP);
+            LOG.log(System.Logger.Level.DEBUG, () -> String.format(Locale.ROOT, "after %s: released the resident pages of %.1f MiB of %s weights;"
+                    + " %.1f MiB free in the C heap, %s", phase.description(), bytes / 1048576.0, component.name(), free / 1048576.0,
+                    trimmed ? "trimmed" : "kept for reuse"));
         }
     }
 

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
  * {@code GLIBC_TUNABLES} the launcher script sets (read from the script, so the two cannot drift;
  * glibc reads it only at process start): LibTorch's large blocks stay resident after they are freed,
  * where they are reused, and {@code trim} gives them back. Without the policy the 96 MiB block would
- * be unmapped on free (the per-call faults the policy removes).
+ * be unmapped on free (the per-call faults the policy removes). {@link NativeHeap#trimAbove} keeps
+ * them while the heap's free bytes are within its bound.
  */
 class NativeHeapTest {
     private static final Path LAUNCHER = Paths.get("..", "cyclediffusion");
@@ -39,6 +40,9 @@ class NativeHeapTest {
         Map<String, Long> withPolicy = probe(tunables);
         assertTrue(withPolicy.get("held") - withPolicy.get("before") >= 130 * MIB, "the blocks were resident: " + withPolicy);
         assertTrue(withPolicy.get("freed") - withPolicy.get("before") >= 130 * MIB, "freed blocks stay in the heap: " + withPolicy);
+        assertTrue(withPolicy.get("free_bytes") >= 130 * MIB, "mallinfo2 counts them free: " + withPolicy);
+        assertEquals(0, withPolicy.get("kept_trimmed_any"), "not trimmed below the bound: " + withPolicy);
+        assertTrue(withPolicy.get("freed") - withPolicy.get("kept") < 16 * MIB, "kept resident below the bound: " + withPolicy);
         assertEquals(1, withPolicy.get("trimmed_any"), "malloc_trim returned memory: " + withPolicy);
         assertTrue(withPolicy.get("freed") - withPolicy.get("trimmed") >= 130 * MIB, "trim gave them back: " + withPolicy);
 
@@ -75,7 +79,10 @@ class NativeHeapTest {
         return figures;
     }
 
-    /** Run in its own JVM: allocates 16 blocks of 3 MiB and one of 96 MiB through LibTorch, frees them, trims; RSS at each point. */
+    /**
+     * Run in its own JVM: allocates 16 blocks of 3 MiB and one of 96 MiB through LibTorch, frees them,
+     * trims above a bound over what is free, then above one under it; RSS at each point.
+     */
     public static final class Probe {
         public static void main(String[] args) throws IOException {
             TorchNatives.load();
@@ -90,9 +97,14 @@ class NativeHeapTest {
                 held = rss();
             }
             long freed = rss();
-            boolean any = NativeHeap.trim();
+            long free = NativeHeap.freeBytes();
+            // below the bound nothing is given back; above it, as trim
+            boolean keptAny = NativeHeap.trimAbove(free + MIB);
+            long kept = rss();
+            boolean any = NativeHeap.trimAbove(free / 2);
             long trimmed = rss();
-            System.out.println("heap before=" + before + " held=" + held + " freed=" + freed + " trimmed=" + trimmed + " trimmed_any=" + (any ? 1 : 0));
+            System.out.println("heap before=" + before + " held=" + held + " freed=" + freed + " free_bytes=" + free + " kept_trimmed_any="
+                    + (keptAny ? 1 : 0) + " kept=" + kept + " trimmed=" + trimmed + " trimmed_any=" + (any ? 1 : 0));
         }
 
         private static long rss() throws IOException {
