@@ -58,7 +58,8 @@ public final class GroupNorm {
     public Tensor forward(Tensor x, Activation activation) {
         ScalarType type = x.scalar_type().intern();
         if (type != ScalarType.BFloat16) {
-            return activation.apply(forward(x));
+            // over the norm's own output, which nothing else holds: one full-size buffer fewer, same kernel and bits
+            return activation.applyInPlace(forward(x));
         }
         // In slices of whole groups of about CHUNK_BYTES in float32, so the float32 temporaries are
         // small, reused by the allocator and stay in cache: upcasting the whole activation at once

@@ -61,11 +61,12 @@ public final class ResnetBlock2D {
         return Scopes.inChildScope(() -> {
             Tensor h = conv1.forward(norm1.forward(x, activation));
             if (timeEmbProj != null) {
-                h = h.add(timeEmbProj.forward(tembAct).unsqueeze(2).unsqueeze(3));
+                h = h.add_(timeEmbProj.forward(tembAct).unsqueeze(2).unsqueeze(3));
             }
             h = conv2.forward(norm2.forward(h, activation));
             Tensor skip = convShortcut != null ? convShortcut.forward(x) : x;
-            Tensor out = skip.add(h);
+            // in place over conv2's output (the sum commutes bit for bit): one full-size buffer fewer
+            Tensor out = h.add_(skip);
             // diffusers divides unconditionally; x / 1.0 is exact, so skipping it changes nothing
             return outputScaleFactor == 1.0 ? out : out.div(new Scalar(outputScaleFactor));
         });
