@@ -167,14 +167,7 @@ public final class ShardedSafetensors implements TensorSource {
             }
             return new ShardedSafetensors(index, opened, tensors, shardOf);
         } catch (RuntimeException e) {
-            for (SafetensorsFile st : opened) {
-                try {
-                    st.close();
-                } catch (RuntimeException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
+            throw Closeables.closeAfter(e, opened);
         }
     }
 
@@ -215,20 +208,6 @@ public final class ShardedSafetensors implements TensorSource {
     /** Closes every shard (idempotent); buffers already returned stay readable. */
     @Override
     public void close() {
-        RuntimeException failure = null;
-        for (SafetensorsFile st : shards) {
-            try {
-                st.close();
-            } catch (RuntimeException e) {
-                if (failure == null) {
-                    failure = e;
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
-        }
-        if (failure != null) {
-            throw failure;
-        }
+        Closeables.closeAll(shards);
     }
 }
