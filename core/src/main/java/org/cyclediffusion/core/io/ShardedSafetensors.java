@@ -54,9 +54,14 @@ public final class ShardedSafetensors implements TensorSource {
         this.shardOf = shardOf;
     }
 
-    /** Whether a file name is a safetensors shard index ({@code *.safetensors.index.json} or {@code *.safetensors.index.VARIANT.json}). */
+    /**
+     * Whether a file name is a safetensors shard index: {@code *.safetensors.index.json},
+     * {@code *.safetensors.index.VARIANT.json}, or the deprecated {@code *.safetensors.VARIANT.index.json}
+     * of diffusers 0.29 and 0.30.
+     */
     public static boolean isIndex(String fileName) {
-        return fileName.endsWith(".json") && fileName.contains(".safetensors.index.");
+        return fileName.endsWith(".json") && fileName.contains(".safetensors.index.")
+                || fileName.endsWith(".index.json") && fileName.contains(".safetensors.");
     }
 
     /**
