@@ -229,6 +229,10 @@ class OrtPipelineParityTest {
                 return null;
             }
             FloatTensor expected = step < 0 ? g.f32(golden) : g.f32(golden).row(step);
+            if (golden.equals("step_unet_out") && actual.dim(0) < expected.dim(0)) {
+                // a step without the source's ∅ rows (source_guidance_scale 1): diffusers' rows less the first block
+                expected = expected.rows(expected.dim(0) - actual.dim(0), expected.dim(0));
+            }
             if (expected.size() != actual.size()) {
                 return "first divergence: " + label + " has " + actual + ", diffusers' " + expected;
             }

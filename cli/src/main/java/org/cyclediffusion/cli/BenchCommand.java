@@ -51,8 +51,9 @@ final class BenchCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--config", paramLabel = "SPEC",
-            description = "A configuration: BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value][,env.NAME=value];"
-                + " repeat to compare (e.g. onnx=models/sd-onnx libtorch=models/sd). The first is the baseline of the ratios. -D entries"
+            description = "A configuration: BACKEND[=DIR][,dtype=T][,device=D][,source-guided=B][,label=NAME][,-Dkey=value][,env.NAME=value];"
+                + " repeat to compare (e.g. onnx=models/sd-onnx libtorch=models/sd). The first is the baseline of the ratios."
+                + " source-guided=true runs diffusers' 4 UNet rows per image (see edit --source-guided). -D entries"
                 + " are system properties of that configuration's JVM, env. entries variables of its environment (empty: removed)."
                 + " Default: libtorch with --random-model.")
     List<String> configSpecs = new ArrayList<>();
@@ -231,7 +232,8 @@ final class BenchCommand implements Callable<Integer> {
                 throw new Errors.UsageException("--vae-tiling: the " + p.models().description() + " VAE cannot tile");
             }
             EditRequest r = EditRequest.builder().prompt(prompt).sourcePrompt(sourcePrompt).image(img).numInferenceSteps(steps)
-                    .strength(strength).guidanceScale(guidanceScale).eta(eta).seed(seed).outputType(OutputType.NP).build();
+                    .strength(strength).guidanceScale(guidanceScale).eta(eta).seed(seed).sourceGuided(c.sourceGuided()).outputType(OutputType.NP)
+                    .build();
             for (int i = 0; i < warmup; i++) {
                 p.edit(r);
             }
@@ -332,8 +334,10 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void print(PrintWriter out, List<BenchResult> all) {
-        out.printf(Locale.ROOT, "edit: %d steps x %.2f strength, guidance %s (UNet batch %d), eta %s, seed %d; %d timed edits after %d warm-up,"
-                + " %d round(s), medians; %s%n", steps, strength, guidanceScale, guidanceScale > 1 ? 4 : 2, eta, seed, runs, warmup, rounds,
+        // the UNet rows per image of a step: diffusers' 4 under guidance, 3 when the source chain runs unguided (see source-guided)
+        out.printf(Locale.ROOT, "edit: %d steps x %.2f strength, guidance %s (UNet batch %d; source-guided=true: %d), eta %s, seed %d; %d timed edits"
+                + " after %d warm-up, %d round(s), medians; %s%n", steps, strength, guidanceScale, guidanceScale > 1 ? 3 : 2, guidanceScale > 1 ? 4 : 3,
+                eta, seed, runs, warmup, rounds,
                 inProcess ? "one JVM" : "one JVM per configuration and size");
         out.printf(Locale.ROOT, "OMP_NUM_THREADS=%s%n", System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"));
         String header = String.format(Locale.ROOT, "%-30s %5s %9s %10s %10s %10s %10s %10s %10s %10s %10s", "configuration", "size", "load s",

@@ -8,14 +8,15 @@ import java.util.Map;
 
 /**
  * One configuration of {@code bench}:
- * {@code BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value]...[,env.NAME=value]...}.
+ * {@code BACKEND[=DIR][,dtype=T][,device=D][,source-guided=B][,label=NAME][,-Dkey=value]...[,env.NAME=value]...}.
  * The directory defaults to {@code --model} / {@code --random-model}, dtype and device to the
- * command's; {@code -D} entries are system properties of this configuration's JVM (e.g. a backend
+ * command's; {@code source-guided} is the edit's (true: diffusers' four UNet rows per image even at
+ * source guidance 1); {@code -D} entries are system properties of this configuration's JVM (e.g. a backend
  * switch to compare before and after a change in one run); {@code env.} entries set a variable of
  * its environment, or remove it when the value is empty (settings the native libraries read once,
  * when they load: glibc's {@code GLIBC_TUNABLES}, {@code ONEDNN_MAX_CPU_ISA}, {@code OMP_WAIT_POLICY}).
  */
-record BenchConfig(String backend, Path model, String dtype, String device, String label, List<String> systemProperties,
+record BenchConfig(String backend, Path model, String dtype, String device, Boolean sourceGuided, String label, List<String> systemProperties,
         Map<String, String> environment) {
     private static final String ENV = "env.";
 
@@ -35,6 +36,7 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
         String dtype = defaultDType;
         String device = defaultDevice;
         String label = null;
+        Boolean sourceGuided = null;
         List<String> props = new ArrayList<>();
         Map<String, String> environment = new LinkedHashMap<>();
         for (int i = 1; i < parts.length; i++) {
@@ -61,14 +63,21 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
                 case "dtype" -> dtype = value;
                 case "device" -> device = value;
                 case "label" -> label = value;
-                default -> throw usage(spec, "unknown key '" + key + "' (expected dtype, device, label, -Dproperty=value or env.NAME=value)");
+                case "source-guided" -> {
+                    if (!value.equals("true") && !value.equals("false")) {
+                        throw usage(spec, "source-guided=" + value + ": expected true or false");
+                    }
+                    sourceGuided = Boolean.valueOf(value);
+                }
+                default -> throw usage(spec, "unknown key '" + key + "' (expected dtype, device, source-guided, label, -Dproperty=value or env.NAME=value)");
             }
         }
-        return new BenchConfig(backend, model, dtype, device, label, List.copyOf(props), java.util.Collections.unmodifiableMap(environment));
+        return new BenchConfig(backend, model, dtype, device, sourceGuided, label, List.copyOf(props),
+                java.util.Collections.unmodifiableMap(environment));
     }
 
     BenchConfig withModel(Path other) {
-        return new BenchConfig(backend, other, dtype, device, label, systemProperties, environment);
+        return new BenchConfig(backend, other, dtype, device, sourceGuided, label, systemProperties, environment);
     }
 
     /** Applies the {@code env.} entries to a child process's environment. */
@@ -84,7 +93,7 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
 
     private static Errors.UsageException usage(String spec, String what) {
         return new Errors.UsageException("--config '" + spec + "': " + what
-                + "; expected BACKEND[=DIR][,dtype=T][,device=D][,label=NAME][,-Dkey=value][,env.NAME=value]");
+                + "; expected BACKEND[=DIR][,dtype=T][,device=D][,source-guided=B][,label=NAME][,-Dkey=value][,env.NAME=value]");
     }
 
     /** The name printed in the tables: the label, else the backend with any dtype and properties. */
@@ -95,6 +104,9 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
         StringBuilder b = new StringBuilder(backend);
         if (dtype != null) {
             b.append(' ').append(dtype);
+        }
+        if (sourceGuided != null) {
+            b.append(" source-guided=").append(sourceGuided);
         }
         for (String p : systemProperties) {
             b.append(' ').append(p);
@@ -111,6 +123,9 @@ record BenchConfig(String backend, Path model, String dtype, String device, Stri
         }
         if (device != null) {
             b.append(",device=").append(device);
+        }
+        if (sourceGuided != null) {
+            b.append(",source-guided=").append(sourceGuided);
         }
         if (label != null) {
             b.append(",label=").append(label);

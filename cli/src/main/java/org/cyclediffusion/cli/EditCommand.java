@@ -61,6 +61,12 @@ final class EditCommand implements Callable<Integer> {
     @Option(names = "--guidance-scale", defaultValue = "7.5", description = "Guidance of the target prompt; > 1 turns it on (default: ${DEFAULT-VALUE}).")
     double guidanceScale;
 
+    @Option(names = "--source-guided", arity = "1", paramLabel = "true|false",
+            description = "Whether the source chain runs its unconditional UNet rows. Default: when --guidance-scale > 1 and"
+                + " --source-guidance-scale is not 1; at 1 they change only rounding (u + 1·(c − u) = c), so a step runs 3 rows per image"
+                + " instead of diffusers' 4. true: diffusers' rows and rounding, bit for bit; false: the source chain unguided at any scale.")
+    Boolean sourceGuided;
+
     @Option(names = "--target-model", paramLabel = "MODEL",
             description = "Unpaired translation: run the target chain on this model (its text encoder, UNet and safety checker); --model runs the"
                     + " source chain and its VAE. Any form --model takes (DIR, FILE.safetensors, ORG/NAME[@REV]).")
@@ -125,8 +131,8 @@ final class EditCommand implements Callable<Integer> {
             List<RgbImage> inputs = readImages(err, progress);
             EditRequest.Builder request = EditRequest.builder().prompts(prompts).sourcePrompts(sourceHalf.sourcePrompts).images(inputs)
                     .strength(sourceHalf.strength).numInferenceSteps(sourceHalf.steps).guidanceScale(guidanceScale)
-                    .sourceGuidanceScale(sourceHalf.sourceGuidanceScale).numImagesPerPrompt(sourceHalf.numImages).eta(sourceHalf.eta)
-                    .seed(sourceHalf.seed()).clipSkip(sourceHalf.clipSkip).outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
+                    .sourceGuidanceScale(sourceHalf.sourceGuidanceScale).sourceGuided(sourceGuided).numImagesPerPrompt(sourceHalf.numImages)
+                    .eta(sourceHalf.eta).seed(sourceHalf.seed()).clipSkip(sourceHalf.clipSkip).outputType(target.format() == OutputTarget.Format.NPY ? OutputType.NP : OutputType.PIL)
                     .listener(listener(progress, err, interrupts));
             EditRequest built = request.build();
             if (targetConfig != null && targetModel == null) {

@@ -38,6 +38,18 @@ class BenchConfigTest {
         }
     }
 
+    /** source-guided=B reaches the child JVM's edit through the spec, and names the configuration when unlabelled. */
+    @Test
+    void sourceGuidedIsPartOfTheConfiguration() {
+        BenchConfig c = BenchConfig.parse("libtorch,source-guided=true", MODEL, null, null);
+        assertEquals(Boolean.TRUE, c.sourceGuided());
+        assertEquals("libtorch source-guided=true", c.name());
+        assertEquals(Boolean.TRUE, BenchConfig.parse(c.spec(), MODEL, null, null).sourceGuided(), c.spec());
+        assertEquals(null, BenchConfig.parse("libtorch", MODEL, null, null).sourceGuided(), "default: the edit's own choice");
+        Errors.UsageException e = assertThrows(Errors.UsageException.class, () -> BenchConfig.parse("libtorch,source-guided=yes", MODEL, null, null));
+        assertTrue(e.getMessage().contains("source-guided=yes: expected true or false"), e.getMessage());
+    }
+
     @Test
     void environmentEntriesNeedTheirOwnJvm() {
         Run r = CliTest.run("bench", "--in-process", "--config", "libtorch=" + Fixtures.model("tiny-sd") + ",env.GLIBC_TUNABLES=", "--image",

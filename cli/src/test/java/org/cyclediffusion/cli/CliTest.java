@@ -165,7 +165,7 @@ class CliTest {
     @Test
     void encodeAndEditTakeTheFlagsTheyTookBefore() {
         assertEquals(sorted(MODEL_FLAGS, SOURCE_HALF_FLAGS, "--output", "--quiet", "-h", "--help", "-V", "--version"), flags("encode"));
-        assertEquals(sorted(MODEL_FLAGS, SOURCE_HALF_FLAGS, "--prompt", "--guidance-scale", "--target-model", "--target-config",
+        assertEquals(sorted(MODEL_FLAGS, SOURCE_HALF_FLAGS, "--prompt", "--guidance-scale", "--source-guided", "--target-model", "--target-config",
                 "--no-safety-checker", "--max-pixels", "--max-memory", "--attention-slicing", "--vae-tiling", "--output", "--output-format",
                 "--output-type", "--quality", "--json", "--quiet", "-h", "--help", "-V", "--version"), flags("edit"));
         CommandLine cl = Main.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()));

@@ -74,8 +74,8 @@ public class PipelineStepBenchmark extends LatentShapes {
     @Benchmark
     public void guidance(Blackhole bh) {
         FloatTensor out = unetOutput;
-        bh.consume(CycleDiffusionPipeline.guide(out.rows(0, batch), out.rows(2 * batch, 3 * batch), SOURCE_GUIDANCE_SCALE));
-        bh.consume(CycleDiffusionPipeline.guide(out.rows(batch, 2 * batch), out.rows(3 * batch, 4 * batch), GUIDANCE_SCALE));
+        bh.consume(StepRows.guide(out.rows(0, batch), out.rows(2 * batch, 3 * batch), SOURCE_GUIDANCE_SCALE));
+        bh.consume(StepRows.guide(out.rows(batch, 2 * batch), out.rows(3 * batch, 4 * batch), GUIDANCE_SCALE));
     }
 
     /**
@@ -92,8 +92,8 @@ public class PipelineStepBenchmark extends LatentShapes {
         FloatTensor xs = sourceChain.modelInput(timestep);
         bh.consume(FloatTensor.cat(xs, x, xs, x));
         FloatTensor out = unetOutput;
-        FloatTensor sourcePred = CycleDiffusionPipeline.guide(out.rows(0, batch), out.rows(2 * batch, 3 * batch), SOURCE_GUIDANCE_SCALE);
-        FloatTensor pred = CycleDiffusionPipeline.guide(out.rows(batch, 2 * batch), out.rows(3 * batch, 4 * batch), GUIDANCE_SCALE);
+        FloatTensor sourcePred = StepRows.guide(out.rows(0, batch), out.rows(2 * batch, 3 * batch), SOURCE_GUIDANCE_SCALE);
+        FloatTensor pred = StepRows.guide(out.rows(batch, 2 * batch), out.rows(3 * batch, 4 * batch), GUIDANCE_SCALE);
         FloatTensor z = sourceChain.advance(timestep, sourcePred);
         targetChain.advance(timestep, pred, z);
         bh.consume(sourceChain.latents());

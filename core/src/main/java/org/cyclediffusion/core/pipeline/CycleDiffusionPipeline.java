@@ -193,7 +193,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
     /**
      * Runs one edit: {@code decode(encode(r.encodeRequest()), r.decodeRequest())}, with both chains in
      * step. Every parameter is validated before any model runs. One model: one UNet call per step
-     * with all branches stacked ([src_uncond, tgt_uncond, src_cond, tgt_cond]), diffusers' batch.
+     * with all branches stacked ([src_uncond, tgt_uncond, src_cond, tgt_cond], diffusers' batch, less
+     * the source's unconditional rows when its chain is not guided: {@link StepRows}).
      */
     public EditResult edit(EditRequest request) {
         requireImageOutput("edit");
@@ -233,42 +234,37 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         double[] stepMillis = new double[timesteps.length];
         double schedulerMillis = 0;
         boolean guided = plan.guided();
+        boolean sourceGuided = er.guided();
+        StepRows rows = new StepRows(sourceGuided, guided, batch);
         boolean stacked = target == source;
         phase(request.listener(), EditPhase.DENOISING);
         UNet unetA = source.models().unet();
         UNet unetB = target.models().unet();
-        try (Conditioning condA = unetA.condition(stacked ? stackedStates(src, tgt, guided) : chainStates(src, guided));
-                Conditioning condB = stacked ? null : unetB.condition(chainStates(tgt, guided))) {
+        FloatTensor sourceStates = chainStates(src, sourceGuided);
+        FloatTensor targetStates = chainStates(tgt, guided);
+        try (Conditioning condA = unetA.condition(stacked ? rows.stack(sourceStates, targetStates) : sourceStates);
+                Conditioning condB = stacked ? null : unetB.condition(targetStates)) {
             for (int i = 0; i < timesteps.length; i++) {
                 long ts = System.nanoTime();
                 int t = timesteps[i];
-                FloatTensor x = targetChain.modelInput(t);
-                FloatTensor xs = sourceChain.modelInput(t);
+                FloatTensor x = StepRows.chainInput(targetChain.modelInput(t), guided);
+                FloatTensor xs = StepRows.chainInput(sourceChain.modelInput(t), sourceGuided);
                 FloatTensor out;
-                FloatTensor sourcePred;
-                FloatTensor pred;
-                long tm;
+                FloatTensor outA;
+                FloatTensor outB;
                 if (stacked) {
-                    out = unetA.predict(guided ? FloatTensor.cat(xs, x, xs, x) : FloatTensor.cat(xs, x), t, condA);
-                    tm = System.nanoTime();
-                    if (guided) {
-                        // Classifier-free guidance: ε̂ = ε(∅) + g·(ε(c) − ε(∅)), per chain with its own scale.
-                        sourcePred = guide(out.rows(0, batch), out.rows(2 * batch, 3 * batch), request.sourceGuidanceScale());
-                        pred = guide(out.rows(batch, 2 * batch), out.rows(3 * batch, 4 * batch), request.guidanceScale());
-                    } else {
-                        sourcePred = out.rows(0, batch);
-                        pred = out.rows(batch, 2 * batch);
-                    }
+                    // One UNet call for both chains, as diffusers (one model edits its own image).
+                    out = unetA.predict(rows.stack(xs, x), t, condA);
+                    outA = rows.source(out);
+                    outB = rows.target(out);
                 } else {
-                    FloatTensor outA = unetA.predict(guided ? FloatTensor.cat(xs, xs) : xs, t, condA);
-                    FloatTensor outB = unetB.predict(guided ? FloatTensor.cat(x, x) : x, t, condB);
-                    tm = System.nanoTime();
-                    out = guided
-                            ? FloatTensor.cat(outA.rows(0, batch), outB.rows(0, batch), outA.rows(batch, 2 * batch), outB.rows(batch, 2 * batch))
-                            : FloatTensor.cat(outA, outB);
-                    sourcePred = guided ? guide(outA.rows(0, batch), outA.rows(batch, 2 * batch), request.sourceGuidanceScale()) : outA;
-                    pred = guided ? guide(outB.rows(0, batch), outB.rows(batch, 2 * batch), request.guidanceScale()) : outB;
+                    outA = unetA.predict(xs, t, condA);
+                    outB = unetB.predict(x, t, condB);
+                    out = rows.stack(outA, outB);
                 }
+                long tm = System.nanoTime();
+                FloatTensor sourcePred = StepRows.prediction(outA, sourceGuided, request.sourceGuidanceScale());
+                FloatTensor pred = StepRows.prediction(outB, guided, request.guidanceScale());
                 FloatTensor z = sourceChain.advance(t, sourcePred);
                 targetChain.advance(t, pred, z);
                 schedulerMillis += millisSince(tm);
@@ -301,7 +297,6 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         SourceChain chain = startSourceChain(encoder, in, plan, request, timesteps[0], noise(request));
         releaseAfter(EditPhase.ENCODING_IMAGE, source);
         FloatTensor start = chain.latents();
-        int batch = start.dim(0);
         boolean guided = plan.guided();
         float[] noises = new float[timesteps.length * start.size()];
         UNet unet = source.models().unet();
@@ -310,8 +305,8 @@ public class CycleDiffusionPipeline implements AutoCloseable {
             for (int i = 0; i < timesteps.length; i++) {
                 int t = timesteps[i];
                 FloatTensor xs = chain.modelInput(t);
-                FloatTensor out = unet.predict(guided ? FloatTensor.cat(xs, xs) : xs, t, cond);
-                FloatTensor pred = guided ? guide(out.rows(0, batch), out.rows(batch, 2 * batch), request.sourceGuidanceScale()) : out;
+                FloatTensor out = unet.predict(StepRows.chainInput(xs, guided), t, cond);
+                FloatTensor pred = StepRows.prediction(out, guided, request.sourceGuidanceScale());
                 FloatTensor z = chain.advance(t, pred);
                 System.arraycopy(z.data(), 0, noises, i * start.size(), start.size());
                 obs.step(i, t, out, chain.latents(), z, null);
@@ -352,7 +347,6 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         int[] timesteps = code.timesteps();
         TargetChain chain = new TargetChain(scheduler, code.startLatents());
         obs.tensor("init_latents", code.startLatents());
-        int batch = code.batch();
         boolean guided = plan.guided();
         double[] stepMillis = new double[timesteps.length];
         double schedulerMillis = 0;
@@ -363,9 +357,9 @@ public class CycleDiffusionPipeline implements AutoCloseable {
                 long ts = System.nanoTime();
                 int t = timesteps[i];
                 FloatTensor x = chain.modelInput(t);
-                FloatTensor out = unet.predict(guided ? FloatTensor.cat(x, x) : x, t, cond);
+                FloatTensor out = unet.predict(StepRows.chainInput(x, guided), t, cond);
                 long tm = System.nanoTime();
-                FloatTensor pred = guided ? guide(out.rows(0, batch), out.rows(batch, 2 * batch), request.guidanceScale()) : out;
+                FloatTensor pred = StepRows.prediction(out, guided, request.guidanceScale());
                 FloatTensor z = code.noise(i);
                 chain.advance(t, pred, z);
                 schedulerMillis += millisSince(tm);
@@ -475,7 +469,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
     /** What {@link #sourceEmbeddings} will take from {@code prompts}. */
     private void addSourcePrompts(PromptBatch prompts, Plan plan, EncodeRequest r) {
         prompts.add(source, r.clipSkip() == null ? 0 : r.clipSkip(), plan.sourcePrompts());
-        if (plan.guided()) {
+        if (r.guided()) {
             prompts.add(source, 0, NEGATIVE);
         }
     }
@@ -494,7 +488,7 @@ public class CycleDiffusionPipeline implements AutoCloseable {
         int clipSkip = r.clipSkip() == null ? 0 : r.clipSkip();
         FloatTensor cond = prompts.get(source, clipSkip, plan.sourcePrompts()).repeatInterleave(r.numImagesPerPrompt());
         r.observer().tensor("source_prompt_embeds", cond);
-        FloatTensor uncond = plan.guided() ? negative(source, cond.dim(0), r.observer(), prompts) : null;
+        FloatTensor uncond = r.guided() ? negative(source, cond.dim(0), r.observer(), prompts) : null;
         return new Embeddings(cond, uncond);
     }
 
@@ -524,10 +518,6 @@ public class CycleDiffusionPipeline implements AutoCloseable {
 
     private static FloatTensor chainStates(Embeddings e, boolean guided) {
         return guided ? FloatTensor.cat(e.uncond(), e.cond()) : e.cond();
-    }
-
-    private static FloatTensor stackedStates(Embeddings src, Embeddings tgt, boolean guided) {
-        return guided ? FloatTensor.cat(src.uncond(), tgt.uncond(), src.cond(), tgt.cond()) : FloatTensor.cat(src.cond(), tgt.cond());
     }
 
     private static int[] schedule(Scheduler scheduler, EncodeRequest r) {
@@ -666,18 +656,6 @@ public class CycleDiffusionPipeline implements AutoCloseable {
             throw new InvalidRequestException(what + ": " + t.dim(0) + " rows, expected 1 or " + rows);
         }
         return t.repeatInterleave(rows);
-    }
-
-    /** uncond + g·(cond − uncond), in float32 as torch evaluates it. */
-    static FloatTensor guide(FloatTensor uncond, FloatTensor cond, double scale) {
-        float g = (float) scale;
-        float[] u = uncond.data();
-        float[] c = cond.data();
-        float[] out = new float[u.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = u[i] + g * (c[i] - u[i]);
-        }
-        return new FloatTensor(out, uncond.shape());
     }
 
     private static FloatTensor scale(FloatTensor t, float s) {

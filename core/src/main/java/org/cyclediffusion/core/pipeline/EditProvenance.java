@@ -152,6 +152,9 @@ public record EditProvenance(String software, String model, String targetModel, 
         p.put("num_inference_steps", request.numInferenceSteps());
         p.put("guidance_scale", request.guidanceScale());
         p.put("source_guidance_scale", request.sourceGuidanceScale());
+        if (request.sourceGuided() != null) { // set: the rows (and rounding) were chosen, not the default's
+            p.put("source_guided", request.sourceGuided());
+        }
         p.put("eta", request.eta());
         p.put("num_images_per_prompt", request.numImagesPerPrompt());
         // torch's seeds are unsigned 64-bit: 2^63 and above are stored as the negative long of the same bits

@@ -20,7 +20,8 @@ import org.cyclediffusion.core.tensor.FloatTensor;
  * @param sourceGuided        whether the source chain runs guided; null: when {@code sourceGuidanceScale > 1}.
  *                            diffusers' edit guides it whenever the target chain is guided, even at
  *                            scale 1 (ε̂ = u + 1·(c − u), which rounds differently from c); an edit's
- *                            {@link EditRequest#encodeRequest()} sets it that way
+ *                            {@link EditRequest#encodeRequest()} sets it as
+ *                            {@link EditRequest#sourceChainGuided()} says
  * @param numImagesPerPrompt  copies per row (1)
  * @param eta                 the sampler's stochasticity where it has one (DDIM; 0.1)
  * @param seed                seed of the torch-compatible generator; ignored when {@code noise} is set

@@ -97,6 +97,32 @@ class CycleDiffusionPipelineTest {
         assertTrue(c.finalLatents.maxAbsDiff(c.clean) > 1e-2, "a different prompt must change the image");
     }
 
+    /**
+     * At source_guidance_scale 1 the source chain's ∅ rows change nothing but rounding: the default
+     * step runs three rows per image, true keeps diffusers' four, false drops them at any scale.
+     */
+    @Test
+    void sourceChainAtScaleOneRunsItsConditionalRowsOnly() {
+        EditResult fast = pipeline.edit(base().build());
+        assertEquals(3, models.lastUnetBatch, "source c, target ∅, target c");
+        EditResult exact = pipeline.edit(base().sourceGuided(true).build());
+        assertEquals(4, models.lastUnetBatch, "diffusers' batch");
+        float d = fast.imagesNp().maxAbsDiff(exact.imagesNp());
+        assertTrue(d <= 1e-5, "u + 1·(c − u) against c: " + d);
+
+        EditResult guidedSource = pipeline.edit(base().sourceGuidanceScale(3).build());
+        assertEquals(4, models.lastUnetBatch, "a source scale other than 1 needs the ∅ rows");
+        assertTrue(guidedSource.imagesNp().maxAbsDiff(exact.imagesNp()) > 1e-3, "the source scale is applied");
+        EditResult unguidedSource = pipeline.edit(base().sourceGuidanceScale(3).sourceGuided(false).build());
+        assertEquals(3, models.lastUnetBatch);
+        assertArrayEquals(fast.imagesNp().data(), unguidedSource.imagesNp().data(), "an unguided source chain ignores its scale");
+
+        EditResult unguidedTarget = pipeline.edit(base().guidanceScale(1).sourceGuided(true).sourceGuidanceScale(3).build());
+        assertEquals(3, models.lastUnetBatch, "source ∅, source c, target c");
+        assertTrue(unguidedTarget.imagesNp().maxAbsDiff(pipeline.edit(base().guidanceScale(1).build()).imagesNp()) > 1e-3,
+                "a guided source chain under an unguided target");
+    }
+
     /** Row i·n + k is (image i, prompt i): a row whose prompt equals its source reconstructs, under guidance. */
     @Test
     void batchRowsArePairedWithTheirOwnPromptUnderGuidance() {
