@@ -1,10 +1,12 @@
 package org.cyclediffusion.libtorch;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.cyclediffusion.core.CycleDiffusionException;
+import org.cyclediffusion.core.io.Closeables;
 
 /**
  * What every network of this backend shares: its context, the native resources it owns (released
@@ -66,20 +68,12 @@ abstract class TorchComponent implements AutoCloseable {
             return;
         }
         closed = true;
-        RuntimeException failure = null;
-        for (int i = resources.size() - 1; i >= 0; i--) {
-            try {
-                resources.get(i).close();
-            } catch (Exception e) {
-                if (failure == null) {
-                    failure = new CycleDiffusionException("libtorch " + name + ": close failed", e);
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
-        }
-        if (failure != null) {
-            throw failure;
+        List<AutoCloseable> lastFirst = new ArrayList<>(resources);
+        Collections.reverse(lastFirst);
+        try {
+            Closeables.closeAll(lastFirst);
+        } catch (RuntimeException e) {
+            throw new CycleDiffusionException("libtorch " + name + ": close failed", e);
         }
     }
 }

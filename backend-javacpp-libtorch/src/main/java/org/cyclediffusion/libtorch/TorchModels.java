@@ -1,12 +1,14 @@
 package org.cyclediffusion.libtorch;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Predicate;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.io.Closeables;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.EditPhase;
 import org.cyclediffusion.core.spi.Models;
@@ -49,14 +51,8 @@ final class TorchModels implements Models {
             TorchVae vae = add(opened, TorchVae.load(folder, context));
             return new TorchModels(folder, context, te, unet, vae);
         } catch (RuntimeException e) {
-            for (int i = opened.size() - 1; i >= 0; i--) {
-                try {
-                    opened.get(i).close();
-                } catch (Exception suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
+            Collections.reverse(opened);
+            throw Closeables.closeAfter(e, opened);
         }
     }
 
@@ -146,24 +142,6 @@ final class TorchModels implements Models {
             return;
         }
         closed = true;
-        RuntimeException failure = null;
-        List<AutoCloseable> all = new ArrayList<>(List.of(textEncoder, unet, vae));
-        if (safety != null) {
-            safety.ifPresent(all::add);
-        }
-        for (AutoCloseable c : all) {
-            try {
-                c.close();
-            } catch (Exception e) {
-                if (failure == null) {
-                    failure = e instanceof RuntimeException re ? re : new CycleDiffusionException("close failed", e);
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
-        }
-        if (failure != null) {
-            throw failure;
-        }
+        Closeables.closeAll(textEncoder, unet, vae, safety == null ? null : safety.orElse(null));
     }
 }

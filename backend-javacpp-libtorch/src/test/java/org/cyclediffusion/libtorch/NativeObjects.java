@@ -17,21 +17,8 @@ public final class NativeObjects {
     private NativeObjects() {
     }
 
-    /** The live count once collections stop changing it (at most about a second of waiting). */
+    /** The live count once collections stop changing it ({@link Settled#value}). */
     public static long settledCount() {
-        long last = -1;
-        long now = Pointer.totalCount();
-        for (int i = 0; i < 20 && now != last; i++) {
-            System.gc();
-            try {
-                Thread.sleep(50); // JavaCPP's deallocator thread frees what the collection enqueued
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-            last = now;
-            now = Pointer.totalCount();
-        }
-        return now;
+        return Settled.value(Pointer::totalCount);
     }
 }

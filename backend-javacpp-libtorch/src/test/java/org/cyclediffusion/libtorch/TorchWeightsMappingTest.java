@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.UnaryOperator;
@@ -33,16 +34,14 @@ class TorchWeightsMappingTest {
      * (a buffer mapped by {@code FileChannel.map} and dropped is unmapped at a later collection;
      * the full suite once counted 179 such mappings of this file before a load and 0 during it).
      */
-    private static long settledMappingsOf(Path file) throws IOException, InterruptedException {
-        long last = -1;
-        long now = mappingsOf(file);
-        for (int i = 0; i < 20 && now != last; i++) {
-            System.gc();
-            Thread.sleep(50);
-            last = now;
-            now = mappingsOf(file);
-        }
-        return now;
+    private static long settledMappingsOf(Path file) {
+        return Settled.value(() -> {
+            try {
+                return mappingsOf(file);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
     }
 
     private static TorchWeights load(TorchContext context) {
@@ -53,7 +52,7 @@ class TorchWeightsMappingTest {
     }
 
     @Test
-    void float32WeightsAreTheMappingUntilClosed() throws IOException, InterruptedException {
+    void float32WeightsAreTheMappingUntilClosed() throws IOException {
         TorchContext cpu = TorchContext.open(Device.CPU, DType.FLOAT32);
         long before = settledMappingsOf(VAE);
         FloatTensor mapped;
@@ -72,7 +71,7 @@ class TorchWeightsMappingTest {
     }
 
     @Test
-    void convertedWeightsDoNotKeepTheFileMapped() throws IOException, InterruptedException {
+    void convertedWeightsDoNotKeepTheFileMapped() throws IOException {
         long before = settledMappingsOf(VAE);
         try (TorchWeights w = load(TorchContext.open(Device.CPU, DType.BFLOAT16))) {
             assertEquals(before, mappingsOf(VAE), "bf16 copies exist; the float32 file is no longer mapped");

@@ -2,12 +2,14 @@ package org.cyclediffusion.onnx;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.ModelFolder;
+import org.cyclediffusion.core.io.Closeables;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
 import org.cyclediffusion.core.spi.Models;
@@ -79,32 +81,13 @@ final class OrtModels implements Models {
             opened.add(vae);
             return new OrtModels(te, unet, vae, factory, safetyFile, "onnx " + device + " " + computes.shortName());
         } catch (RuntimeException e) {
-            java.util.Collections.reverse(opened);
-            closeQuietly(e, opened);
-            throw e;
+            Collections.reverse(opened);
+            throw Closeables.closeAfter(e, opened);
         }
     }
 
     private static JsonConfig config(ModelFolder folder, String component) {
         return folder.hasFile(component, "config.json") ? folder.config(component, "config.json") : null;
-    }
-
-    /** Closes each non-null item, attaching any failure to {@code primary}. */
-    static void closeQuietly(Throwable primary, AutoCloseable... items) {
-        closeQuietly(primary, java.util.Arrays.asList(items));
-    }
-
-    static void closeQuietly(Throwable primary, List<AutoCloseable> items) {
-        for (AutoCloseable c : items) {
-            if (c == null) {
-                continue;
-            }
-            try {
-                c.close();
-            } catch (Exception e) {
-                primary.addSuppressed(e);
-            }
-        }
     }
 
     @Override
@@ -145,23 +128,10 @@ final class OrtModels implements Models {
             return;
         }
         closed = true;
-        CycleDiffusionException failure = null;
-        for (AutoCloseable c : new AutoCloseable[] {safety, vae, unet, textEncoder}) {
-            if (c == null) {
-                continue;
-            }
-            try {
-                c.close();
-            } catch (Exception e) {
-                if (failure == null) {
-                    failure = new CycleDiffusionException("closing the ONNX models failed", e);
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
-        }
-        if (failure != null) {
-            throw failure;
+        try {
+            Closeables.closeAll(safety, vae, unet, textEncoder);
+        } catch (RuntimeException e) {
+            throw new CycleDiffusionException("closing the ONNX models failed", e);
         }
     }
 }

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Set;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.JsonConfig;
+import org.cyclediffusion.core.io.Closeables;
 import org.cyclediffusion.core.spi.LatentDistribution;
 import org.cyclediffusion.core.spi.Vae;
 import org.cyclediffusion.core.tensor.FloatTensor;
@@ -78,8 +79,7 @@ final class OrtVae implements Vae {
             decoder = OrtNetwork.open(factory, decoderFile, "VAE decoder", DECODER_SIGNATURES);
             return new OrtVae(encoder, decoder, config);
         } catch (RuntimeException e) {
-            OrtModels.closeQuietly(e, decoder, encoder);
-            throw e;
+            throw Closeables.closeAfter(e, decoder, encoder);
         }
     }
 

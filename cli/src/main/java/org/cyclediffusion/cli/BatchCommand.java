@@ -22,6 +22,7 @@ import org.cyclediffusion.core.batch.BatchItem;
 import org.cyclediffusion.core.batch.ItemResult;
 import org.cyclediffusion.core.batch.Manifest;
 import org.cyclediffusion.core.image.ImageFiles;
+import org.cyclediffusion.core.io.Closeables;
 import org.cyclediffusion.core.pipeline.CycleDiffusionPipeline;
 import org.cyclediffusion.core.pipeline.PipelineLoader;
 import org.cyclediffusion.core.spi.DType;
@@ -190,7 +191,7 @@ final class BatchCommand implements Callable<Integer> {
                             }
                         }
                     } finally {
-                        closeAll(twoModel.values());
+                        Closeables.closeAll(twoModel.values());
                     }
                 }
             }
@@ -312,24 +313,6 @@ final class BatchCommand implements Callable<Integer> {
         String kept = recorded.get() + " of " + toRun + " items finished and are kept in " + logFile;
         return left == 0 ? kept + "; nothing is left to do"
                 : kept + "; run the same command with --resume to do the other " + left;
-    }
-
-    private static void closeAll(Iterable<CycleDiffusionPipeline> pipelines) {
-        RuntimeException first = null;
-        for (CycleDiffusionPipeline p : pipelines) {
-            try {
-                p.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
     }
 
     /** Rows whose outputs would replace one of the manifest's input images are problems too (outputs never go over an input). */

@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.batch.ItemResult;
+import org.cyclediffusion.core.io.Closeables;
 
 /**
  * {@code OUT/results.jsonl}: one JSON line per finished item, appended and forced to disk before
@@ -69,11 +70,10 @@ final class ResultsLog implements AutoCloseable {
             syncDirectory(dir);
             return new ResultsLog(file, channel, lock, previous);
         } catch (IOException e) {
-            closeQuietly(channel, e);
+            Closeables.closeAfter(e, channel);
             throw new CycleDiffusionException("cannot open " + file + ": " + e, e);
         } catch (RuntimeException e) {
-            closeQuietly(channel, e);
-            throw e;
+            throw Closeables.closeAfter(e, channel);
         }
     }
 
@@ -155,16 +155,6 @@ final class ResultsLog implements AutoCloseable {
             d.force(true);
         } catch (IOException | UnsupportedOperationException ignored) {
             // Not possible on every platform; the appended lines are forced regardless.
-        }
-    }
-
-    private static void closeQuietly(FileChannel channel, Exception cause) {
-        if (channel != null) {
-            try {
-                channel.close();
-            } catch (IOException suppressed) {
-                cause.addSuppressed(suppressed);
-            }
         }
     }
 }

@@ -29,6 +29,7 @@ import org.cyclediffusion.core.spi.PredictionType;
  * ({@code from_single_file(..., config=folder)}). Backends read weights through {@link #weights}.
  */
 public final class ModelFolder {
+    private static final System.Logger LOG = System.getLogger(ModelFolder.class.getName());
     private final Path root;
     private final JsonConfig modelIndex;
     private final String variant;
@@ -167,10 +168,19 @@ public final class ModelFolder {
             throw new ConfigException(component(component).resolve(safetensorsName) + ": file not found, nor the shard index "
                     + WeightFiles.index(stem(safetensorsName), null) + " (the " + component + " component of " + root + " needs one)");
         }
-        return ShardedSafetensors.isIndex(file.getFileName().toString()) ? ShardedSafetensors.open(file) : SafetensorsFile.open(file);
+        String name = file.getFileName().toString();
+        WeightFiles.deprecatedIndexVariant(name).ifPresent(v -> LOG.log(System.Logger.Level.WARNING, file + ": a shard index under the"
+                + " name diffusers 0.29 and 0.30 gave a variant's index, which diffusers deprecates: it reads it only when "
+                + WeightFiles.index(stem(safetensorsName), v) + " is absent, and plans to stop in 1.0.0; save the component again with"
+                + " save_pretrained(variant=\"" + v + "\") for the current names of the index and its shards"));
+        return ShardedSafetensors.isIndex(name) ? ShardedSafetensors.open(file) : SafetensorsFile.open(file);
     }
 
-    /** Every weights variant the components' folders hold ({@code fp16} for {@code *.fp16.safetensors} or a {@code *.safetensors.index.fp16.json}), sorted. */
+    /**
+     * Every weights variant the components' folders hold ({@code fp16} for {@code *.fp16.safetensors},
+     * a {@code *.safetensors.index.fp16.json} or a diffusers model's deprecated
+     * {@code diffusion_pytorch_model.safetensors.fp16.index.json}), sorted.
+     */
     public List<String> variantsPresent() {
         java.util.TreeSet<String> all = new java.util.TreeSet<>();
         for (String component : new String[] {"unet", "vae", "text_encoder", "safety_checker"}) {

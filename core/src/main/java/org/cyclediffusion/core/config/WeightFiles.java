@@ -18,10 +18,16 @@ import java.util.regex.Pattern;
  * before the last dot: the single file {@code S[.V].safetensors}; the shard index
  * {@code S.safetensors.index[.V].json}; the shards {@code S[.V]-00001-of-00003.safetensors}
  * (diffusers from 0.31 and transformers), or {@code S-00001-of-00003.V.safetensors} as diffusers
- * 0.28 to 0.30 named a variant's shards. When both a single file and an index exist, diffusers'
- * {@code ModelMixin.from_pretrained} reads the index (it looks for it first), transformers'
- * {@code PreTrainedModel.from_pretrained} the single file; a folder holds both when it was saved
- * sharded over an unsharded save, which {@code save_pretrained} leaves in place.
+ * 0.29 and 0.30 named a variant's shards. Those two versions also named a variant's index
+ * {@code S.safetensors.V.index.json} (their {@code _add_variant} put the variant before
+ * {@code .index.json}); diffusers from 0.31 still reads that {@link #deprecatedIndex}, for
+ * diffusers models with a variant only, when the current name is absent, and warns that it is
+ * deprecated ({@code _fetch_index_file_legacy}). When both a single file and an index exist,
+ * diffusers' {@code ModelMixin.from_pretrained} reads the index (it looks for it first),
+ * transformers' {@code PreTrainedModel.from_pretrained} the single file; a folder holds both when it
+ * was saved sharded over an unsharded save, which {@code save_pretrained} leaves in place.
+ * (diffusers 0.23, the reference of the pipeline, reads no shard index at all: sharded
+ * {@code ModelMixin} checkpoints came with 0.29.)
  */
 public final class WeightFiles {
     /** A shard's number, as huggingface_hub's {@code split_torch_state_dict_into_shards} writes it. */
@@ -42,14 +48,37 @@ public final class WeightFiles {
         return stem + ".safetensors.index" + (variant == null ? "" : "." + variant) + ".json";
     }
 
+    /**
+     * {@code S.safetensors.V.index.json}, the deprecated name of a diffusers model's variant index
+     * (diffusers 0.29 and 0.30); read only when {@link #index} is absent.
+     */
+    public static String deprecatedIndex(String stem, String variant) {
+        return stem + ".safetensors." + variant + ".index.json";
+    }
+
+    /** The variant of a diffusers model's index under its {@link #deprecatedIndex deprecated} name; empty for any other name. */
+    public static Optional<String> deprecatedIndexVariant(String name) {
+        String prefix = DIFFUSERS_STEM + ".safetensors.";
+        String suffix = ".index.json";
+        if (!name.startsWith(prefix) || !name.endsWith(suffix) || name.length() <= prefix.length() + suffix.length()) {
+            return Optional.empty();
+        }
+        String v = name.substring(prefix.length(), name.length() - suffix.length());
+        return v.contains(".") ? Optional.empty() : Optional.of(v);
+    }
+
     /** Whether {@code name} is a shard of {@code S} in variant {@code V} (null: no variant), in either naming. */
     public static boolean isShard(String name, String stem, String variant) {
         String s = Pattern.quote(stem);
         if (variant == null) {
             return name.matches(s + SHARD + "\\.safetensors");
         }
-        String v = Pattern.quote(variant);
-        return name.matches(s + "\\." + v + SHARD + "\\.safetensors") || name.matches(s + SHARD + "\\." + v + "\\.safetensors");
+        return name.matches(s + "\\." + Pattern.quote(variant) + SHARD + "\\.safetensors") || isOldShard(name, stem, variant);
+    }
+
+    /** Whether {@code name} is a shard of {@code S} in variant {@code V} as diffusers 0.29 and 0.30 named it: {@code S-00001-of-00003.V.safetensors}. */
+    public static boolean isOldShard(String name, String stem, String variant) {
+        return variant != null && name.matches(Pattern.quote(stem) + SHARD + "\\." + Pattern.quote(variant) + "\\.safetensors");
     }
 
     /** The stem a weights file name belongs to: up to its first dot, without a shard number ({@code S-00001-of-00002} → {@code S}). */
@@ -63,13 +92,22 @@ public final class WeightFiles {
     /**
      * The file a load reads for the stem in exactly this variant (null: the plain weights): the
      * single file or the index, in the order of the library that owns the stem; empty when neither
-     * is present.
+     * is present. A diffusers model's variant index is looked for under its current name, then under
+     * the {@link #deprecatedIndex deprecated} one, both before the single file, as
+     * {@code ModelMixin.from_pretrained} does.
      */
     public static Optional<String> choose(Predicate<String> present, String stem, String variant) {
         String single = single(stem, variant);
         String index = index(stem, variant);
-        boolean indexFirst = stem.equals(DIFFUSERS_STEM);
-        for (String candidate : indexFirst ? new String[] {index, single} : new String[] {single, index}) {
+        String[] order;
+        if (!stem.equals(DIFFUSERS_STEM)) {
+            order = new String[] {single, index};
+        } else if (variant != null) {
+            order = new String[] {index, deprecatedIndex(stem, variant), single};
+        } else {
+            order = new String[] {index, single};
+        }
+        for (String candidate : order) {
             if (present.test(candidate)) {
                 return Optional.of(candidate);
             }
@@ -77,7 +115,11 @@ public final class WeightFiles {
         return Optional.empty();
     }
 
-    /** The variants among {@code names} for the stem: {@code S.V.safetensors} (not a shard) and {@code S.safetensors.index.V.json}, sorted. */
+    /**
+     * The variants among {@code names} for the stem: {@code S.V.safetensors} (not a shard),
+     * {@code S.safetensors.index.V.json} and, for diffusers models, the deprecated
+     * {@code S.safetensors.V.index.json}; sorted.
+     */
     public static SortedSet<String> variants(Collection<String> names, String stem) {
         SortedSet<String> out = new TreeSet<>();
         String singlePrefix = stem + ".";
@@ -86,6 +128,8 @@ public final class WeightFiles {
             String v = null;
             if (n.startsWith(indexPrefix) && n.endsWith(".json") && n.length() > indexPrefix.length() + ".json".length()) {
                 v = n.substring(indexPrefix.length(), n.length() - ".json".length());
+            } else if (stem.equals(DIFFUSERS_STEM) && deprecatedIndexVariant(n).isPresent()) {
+                v = deprecatedIndexVariant(n).get();
             } else if (n.startsWith(singlePrefix) && n.endsWith(".safetensors") && n.length() > singlePrefix.length() + ".safetensors".length()) {
                 v = n.substring(singlePrefix.length(), n.length() - ".safetensors".length());
                 if (SHARD_SUFFIX.matcher(v).find()) {

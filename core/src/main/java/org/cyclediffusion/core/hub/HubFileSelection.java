@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.stream.Collectors;
 import org.cyclediffusion.core.config.JsonConfig;
 import org.cyclediffusion.core.config.WeightFiles;
 import org.cyclediffusion.core.io.ShardedSafetensors;
@@ -107,12 +108,23 @@ public final class HubFileSelection {
                 + " of " + stem + "; pick one with --variant");
     }
 
+    /**
+     * The chosen file and, for an index, the shards of its variant. A variant's shards come in two
+     * namings ({@link WeightFiles#isOldShard}); when both are listed, an index takes those of its own
+     * generation (the deprecated index the old names, the current index the current ones), and the
+     * other naming only when its own is absent. diffusers' {@code variant_compatible_siblings} does
+     * the same per component: current variant files when there are any, else the old ones.
+     */
     private static List<String> withShards(String chosen, List<String> names, String stem, String variant) {
         if (!ShardedSafetensors.isIndex(chosen)) {
             return List.of(chosen);
         }
+        Map<Boolean, List<String>> byNaming = names.stream().filter(n -> WeightFiles.isShard(n, stem, variant)).sorted()
+                .collect(Collectors.partitioningBy(n -> WeightFiles.isOldShard(n, stem, variant)));
+        boolean old = WeightFiles.deprecatedIndexVariant(chosen).isPresent();
+        List<String> own = byNaming.get(old);
         List<String> out = new ArrayList<>(List.of(chosen));
-        names.stream().filter(n -> WeightFiles.isShard(n, stem, variant)).sorted().forEach(out::add);
+        out.addAll(own.isEmpty() ? byNaming.get(!old) : own);
         return out;
     }
 

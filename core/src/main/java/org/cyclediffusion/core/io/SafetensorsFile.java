@@ -150,11 +150,7 @@ public final class SafetensorsFile implements TensorSource {
         try {
             return parse(path, ch);
         } catch (RuntimeException | IOException e) {
-            try {
-                ch.close();
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            Closeables.closeAfter(e, ch);
             if (e instanceof ConfigException ce) {
                 throw ce;
             }

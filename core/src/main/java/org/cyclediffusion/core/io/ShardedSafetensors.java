@@ -54,9 +54,14 @@ public final class ShardedSafetensors implements TensorSource {
         this.shardOf = shardOf;
     }
 
-    /** Whether a file name is a safetensors shard index ({@code *.safetensors.index.json} or {@code *.safetensors.index.VARIANT.json}). */
+    /**
+     * Whether a file name is a safetensors shard index: {@code *.safetensors.index.json},
+     * {@code *.safetensors.index.VARIANT.json}, or the deprecated {@code *.safetensors.VARIANT.index.json}
+     * of diffusers 0.29 and 0.30.
+     */
     public static boolean isIndex(String fileName) {
-        return fileName.endsWith(".json") && fileName.contains(".safetensors.index.");
+        return fileName.endsWith(".json") && fileName.contains(".safetensors.index.")
+                || fileName.endsWith(".index.json") && fileName.contains(".safetensors.");
     }
 
     /**
@@ -167,14 +172,7 @@ public final class ShardedSafetensors implements TensorSource {
             }
             return new ShardedSafetensors(index, opened, tensors, shardOf);
         } catch (RuntimeException e) {
-            for (SafetensorsFile st : opened) {
-                try {
-                    st.close();
-                } catch (RuntimeException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
+            throw Closeables.closeAfter(e, opened);
         }
     }
 
@@ -215,20 +213,6 @@ public final class ShardedSafetensors implements TensorSource {
     /** Closes every shard (idempotent); buffers already returned stay readable. */
     @Override
     public void close() {
-        RuntimeException failure = null;
-        for (SafetensorsFile st : shards) {
-            try {
-                st.close();
-            } catch (RuntimeException e) {
-                if (failure == null) {
-                    failure = e;
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
-        }
-        if (failure != null) {
-            throw failure;
-        }
+        Closeables.closeAll(shards);
     }
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
 import org.cyclediffusion.core.config.JsonConfig;
@@ -17,7 +18,8 @@ import org.cyclediffusion.core.spi.DType;
  * the machine down). Deliberately simple and on the safe side; it is an order of magnitude, not a
  * measurement:
  * <ul>
- *   <li>weights: the size of the weight files (ONNX external data included);</li>
+ *   <li>weights: the size of the weight files a load reads (the single file or the shards, of the
+ *       folder's variant; ONNX external data included);</li>
  *   <li>UNet: at the first (full latent resolution) level the batch of {@code 4·B} rows under
  *       guidance ({@code 2·B} without) carries activations of {@code ~18·C₀} values per latent
  *       pixel (resnets, the transformer's GEGLU feed-forward), and, where attention is computed
@@ -81,6 +83,12 @@ public record MemoryEstimate(long weights, long unet, long vaeDecode, long vaeEn
                     vaeBlocks.length > 1 ? vaeBlocks[1] : vaeBlocks[0]);
         }
 
+        /**
+         * The bytes a load reads: for a component with safetensors weights the files
+         * {@link ModelFolder#weightFiles} names (the single file or the index and its shards, in the
+         * folder's variant, chosen as the load chooses), else the component's other files but
+         * configs (an ONNX graph and its external data).
+         */
         private static long weightBytes(ModelFolder folder) {
             long total = 0;
             for (String c : new String[] {"unet", "vae", "vae_encoder", "vae_decoder", "text_encoder", "safety_checker"}) {
@@ -88,17 +96,22 @@ public record MemoryEstimate(long weights, long unet, long vaeDecode, long vaeEn
                 if (!Files.isDirectory(dir)) {
                     continue;
                 }
-                try (Stream<Path> files = Files.list(dir)) {
-                    total += files.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().endsWith(".json"))
-                            .mapToLong(p -> {
-                                try {
-                                    return Files.size(p);
-                                } catch (IOException e) {
-                                    throw new UncheckedIOException(e);
-                                }
-                            }).sum();
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot list " + dir, e);
+                String name = c.equals("text_encoder") || c.equals("safety_checker") ? "model.safetensors" : "diffusion_pytorch_model.safetensors";
+                // hasWeights is false where the load would fail (an ambiguous or missing variant): that load says why
+                List<Path> read = folder.hasWeights(c, name) ? folder.weightFiles(c, name) : List.of();
+                if (read.isEmpty()) {
+                    try (Stream<Path> files = Files.list(dir)) {
+                        read = files.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().endsWith(".json")).toList();
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot list " + dir, e);
+                    }
+                }
+                for (Path p : read) {
+                    try {
+                        total += Files.size(p);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
                 }
             }
             return total;

@@ -7,6 +7,7 @@ import java.util.function.Consumer;
 import org.cyclediffusion.core.config.ConfigException;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.config.ModelFolderContents;
+import org.cyclediffusion.core.io.Closeables;
 import org.cyclediffusion.core.model.ModelResolver;
 import org.cyclediffusion.core.model.ModelSpec;
 import org.cyclediffusion.core.plugin.Registry;
@@ -176,7 +177,7 @@ public final class PipelineLoader {
         try {
             return CycleDiffusionPipeline.encoderOnly(a.model(), a, options.weightResidency());
         } catch (RuntimeException e) {
-            throw closeAfter(e, a);
+            throw Closeables.closeAfter(e, a);
         }
     }
 
@@ -200,22 +201,8 @@ public final class PipelineLoader {
             return new CycleDiffusionPipeline(a.model(), b == null ? null : b.model(), b == null ? a.checker() : b.checker(), owned,
                     options.weightResidency());
         } catch (RuntimeException e) {
-            throw closeAfter(e, b, a);
+            throw Closeables.closeAfter(e, b, a);
         }
-    }
-
-    /** Closes what was opened before {@code failure}, keeping the failure first and the rest suppressed. */
-    private static RuntimeException closeAfter(RuntimeException failure, AutoCloseable... opened) {
-        for (AutoCloseable c : opened) {
-            if (c != null) {
-                try {
-                    c.close();
-                } catch (Exception suppressed) {
-                    failure.addSuppressed(suppressed);
-                }
-            }
-        }
-        return failure;
     }
 
     private Loaded open(ModelFolder folder, Options options, boolean withChecker) {
@@ -234,7 +221,7 @@ public final class PipelineLoader {
             SafetyChecker checker = withChecker ? safetyChecker(folder, models, options.safetyChecker()) : null;
             return new Loaded(new DiffusionModel(folder.toString(), models, tokenizer, scheduler), checker);
         } catch (RuntimeException e) {
-            throw closeAfter(e, models);
+            throw Closeables.closeAfter(e, models);
         }
     }
 

@@ -6,22 +6,30 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.cyclediffusion.core.io.SafetensorsDType;
 import org.cyclediffusion.core.io.SafetensorsFile;
 import org.cyclediffusion.core.io.ShardedSafetensors;
 import org.cyclediffusion.core.io.TensorSource;
 import org.cyclediffusion.core.testing.Fixtures;
+import org.cyclediffusion.core.testing.LogCapture;
 import org.cyclediffusion.core.testing.ModelCopies;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A component saved in shards ({@code save_pretrained(max_shard_size=...)}): found through its
- * index in the plain and the variant naming, read as the same tensors, and chosen against a single
- * file beside it as diffusers (index first) and transformers (single file first) choose.
+ * index in the plain and the variant naming (and diffusers 0.29-0.30's deprecated variant naming),
+ * read as the same tensors, and chosen against a single file beside it as diffusers (index first)
+ * and transformers (single file first) choose.
  */
 class ModelFolderShardedTest {
     private static final String UNET = "diffusion_pytorch_model.safetensors";
@@ -93,6 +101,88 @@ class ModelFolderShardedTest {
         ConfigException missing = assertThrows(ConfigException.class, () -> ModelFolder.open(root).withVariant("bf16").weights("unet", UNET));
         assertTrue(missing.getMessage().contains("diffusion_pytorch_model.safetensors.index.bf16.json")
                 && missing.getMessage().contains("variants [fp16]"), missing.getMessage());
+    }
+
+    /**
+     * A variant's index and shards renamed as diffusers 0.29 and 0.30 saved them:
+     * {@code S.safetensors.V.index.json} naming {@code S-00001-of-0000N.V.safetensors}.
+     */
+    private static Path oldNames(Path index, String stem, String variant) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode root = (ObjectNode) json.readTree(index.toFile());
+        ObjectNode map = (ObjectNode) root.get("weight_map");
+        Map<String, String> renamed = new TreeMap<>();
+        map.fields().forEachRemaining(e -> {
+            String shard = e.getValue().asText();
+            String old = renamed.computeIfAbsent(shard, n -> n.replace("." + variant + "-", "-").replace(".safetensors", "." + variant + ".safetensors"));
+            e.setValue(TextNode.valueOf(old));
+        });
+        for (Map.Entry<String, String> r : renamed.entrySet()) {
+            Files.move(index.resolveSibling(r.getKey()), index.resolveSibling(r.getValue()));
+        }
+        Path old = index.resolveSibling(stem + ".safetensors." + variant + ".index.json");
+        json.writerWithDefaultPrettyPrinter().writeValue(old.toFile(), root);
+        Files.delete(index);
+        return old;
+    }
+
+    @Test
+    void aVariantIndexUnderItsDeprecatedNameIsReadAfterTheCurrentOneWithAWarning() throws Exception {
+        Path root = copy();
+        Path unet = root.resolve("unet");
+        Path fp16 = unet.resolve("diffusion_pytorch_model.fp16.safetensors");
+        ModelCopies.writeFp16(unet.resolve(UNET), fp16);
+        Path kept = Files.copy(fp16, unet.resolve("kept"));
+        Path old = oldNames(ModelCopies.shard(unet, "diffusion_pytorch_model", "fp16", 2), "diffusion_pytorch_model", "fp16");
+        assertEquals("diffusion_pytorch_model.safetensors.fp16.index.json", old.getFileName().toString());
+        assertTrue(Files.isRegularFile(unet.resolve("diffusion_pytorch_model-00002-of-00002.fp16.safetensors")));
+        ModelFolder f = ModelFolder.open(root);
+        assertEquals(List.of("fp16"), f.variantsPresent());
+        try (LogCapture log = LogCapture.of(ModelFolder.class)) {
+            try (TensorSource expected = SafetensorsFile.open(kept); TensorSource actual = f.withVariant("fp16").weights("unet", UNET)) {
+                assertEquals(old, actual.path());
+                assertSameTensors(expected, actual);
+            }
+            // diffusers (_fetch_index_file_legacy) reads it with a deprecation warning
+            assertEquals(1, log.warnings().size(), log.warnings().toString());
+            String warning = log.warnings().get(0);
+            assertTrue(warning.startsWith(old.toString()) && warning.contains("deprecates")
+                    && warning.contains("diffusion_pytorch_model.safetensors.index.fp16.json")
+                    && warning.contains("save_pretrained(variant=\"fp16\")"), warning);
+            assertEquals(3, f.withVariant("fp16").weightFiles("unet", UNET).size(), "the index and its two shards");
+            log.clear();
+            try (TensorSource plain = f.weights("unet", UNET)) {
+                assertEquals(unet.resolve(UNET), plain.path());
+            }
+            // Beside the variant's single file the index is still read: diffusers looks for an index first.
+            Files.move(kept, fp16);
+            assertEquals(old, f.withVariant("fp16").weightsFile("unet", UNET, true));
+            // Under the current name too, that one is read, without a warning.
+            Path current = ModelCopies.shard(unet, "diffusion_pytorch_model", "fp16", 3);
+            try (TensorSource actual = f.withVariant("fp16").weights("unet", UNET)) {
+                assertEquals(current, actual.path());
+                assertEquals(3, ((ShardedSafetensors) actual).shards().size());
+            }
+            assertEquals(List.of(), log.warnings());
+            // Only the old files left: the folder uses its only variant, as with a lone variant file.
+            Files.delete(current);
+            Files.delete(unet.resolve(UNET));
+            assertEquals(old, ModelFolder.open(root).weightsFile("unet", UNET, true));
+        }
+    }
+
+    @Test
+    void theDeprecatedNameIsNotReadForTransformersModels() throws Exception {
+        // transformers inserts a variant before the last dot and never wrote S.safetensors.V.index.json
+        Path root = copy();
+        Path text = root.resolve("text_encoder");
+        ModelCopies.writeFp16(text.resolve(TEXT), text.resolve("model.fp16.safetensors"));
+        Path old = oldNames(ModelCopies.shard(text, "model", "fp16", 2), "model", "fp16");
+        ModelFolder f = ModelFolder.open(root);
+        assertEquals(List.of(), f.variantsPresent());
+        ConfigException e = assertThrows(ConfigException.class, () -> f.withVariant("fp16").weights("text_encoder", TEXT));
+        assertTrue(e.getMessage().contains("model.safetensors.index.fp16.json") && e.getMessage().contains("no variant files"), e.getMessage());
+        assertTrue(Files.isRegularFile(old));
     }
 
     @Test

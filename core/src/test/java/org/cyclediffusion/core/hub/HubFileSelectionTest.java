@@ -120,6 +120,35 @@ class HubFileSelectionTest {
     }
 
     @Test
+    void aDiffusersVariantIndexUnderItsDeprecatedNameAfterTheCurrentName() {
+        // diffusers 0.29 and 0.30: S.safetensors.V.index.json and S-00001-of-0000N.V.safetensors
+        List<String> old = List.of("unet/diffusion_pytorch_model.safetensors.fp16.index.json",
+                "unet/diffusion_pytorch_model-00001-of-00002.fp16.safetensors", "unet/diffusion_pytorch_model-00002-of-00002.fp16.safetensors");
+        List<String> files = listing("unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
+                "text_encoder/model.safetensors", "text_encoder/model.safetensors.fp16.index.json",
+                "text_encoder/model-00001-of-00002.fp16.safetensors");
+        files.addAll(old);
+        Set<String> expected = new TreeSet<>(old);
+        expected.addAll(List.of("vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors"));
+        assertEquals(expected, weights(files, null, "fp16"), "transformers never wrote that name: the text encoder's plain file");
+        assertEquals(set("unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors"),
+                weights(files, null, null));
+        // The current name comes first, with the shards of its own naming only.
+        List<String> both = new ArrayList<>(files);
+        both.addAll(List.of("unet/diffusion_pytorch_model.safetensors.index.fp16.json",
+                "unet/diffusion_pytorch_model.fp16-00001-of-00003.safetensors", "unet/diffusion_pytorch_model.fp16-00002-of-00003.safetensors",
+                "unet/diffusion_pytorch_model.fp16-00003-of-00003.safetensors"));
+        assertEquals(set("unet/diffusion_pytorch_model.safetensors.index.fp16.json",
+                "unet/diffusion_pytorch_model.fp16-00001-of-00003.safetensors", "unet/diffusion_pytorch_model.fp16-00002-of-00003.safetensors",
+                "unet/diffusion_pytorch_model.fp16-00003-of-00003.safetensors", "vae/diffusion_pytorch_model.safetensors",
+                "text_encoder/model.safetensors"), weights(both, null, "fp16"));
+        // Only the old variant: a load uses it, as it does the only variant there is.
+        List<String> only = new ArrayList<>(files);
+        only.remove("unet/diffusion_pytorch_model.safetensors");
+        assertEquals(expected, weights(only, null, null));
+    }
+
+    @Test
     void theOnnxBackendTakesNoSafetensorsNorTheirIndexes() {
         List<String> files = listing(SHARDED);
         files.addAll(List.of("unet/model.onnx", "unet/model.onnx_data", "text_encoder/model.onnx", "vae_decoder/model.onnx"));

@@ -3,11 +3,17 @@ package org.cyclediffusion.core.memory;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
 import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.spi.AttentionSlicing;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.testing.Fixtures;
+import org.cyclediffusion.core.testing.ModelCopies;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The estimate's shape: what grows with what, read from real configs. */
 class MemoryEstimateTest {
@@ -25,6 +31,61 @@ class MemoryEstimateTest {
         assertTrue(tiny.weightBytes() > 0);
         MemoryEstimate.ModelShape onnx = MemoryEstimate.ModelShape.of(ModelFolder.open(Fixtures.model("tiny-sd-onnx")));
         assertEquals(tiny.unetChannels(), onnx.unetChannels());
+    }
+
+    private static long size(Path... files) throws IOException {
+        long total = 0;
+        for (Path f : files) {
+            total += Files.size(f);
+        }
+        return total;
+    }
+
+    /** The component's files but configs (what the estimate counted before it knew about shards and variants). */
+    private static long sizeOfAll(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return size(files.filter(f -> !f.getFileName().toString().endsWith(".json")).toArray(Path[]::new));
+        }
+    }
+
+    @Test
+    void weightsAreWhatALoadReadsNotEveryFileOfTheFolder(@TempDir Path tmp) throws IOException {
+        Path root = tmp.resolve("tiny-sd");
+        ModelCopies.copyTree(Fixtures.model("tiny-sd"), root);
+        Path unet = root.resolve("unet");
+        Path text = root.resolve("text_encoder");
+        Path vae = root.resolve("vae");
+        long plain = MemoryEstimate.ModelShape.of(ModelFolder.open(root)).weightBytes();
+        assertEquals(size(unet.resolve("diffusion_pytorch_model.safetensors"), vae.resolve("diffusion_pytorch_model.safetensors"),
+                text.resolve("model.safetensors"), root.resolve("safety_checker/model.safetensors")), plain);
+        long unetSingle = size(unet.resolve("diffusion_pytorch_model.safetensors"));
+        // UNet and text encoder each saved sharded over an unsharded save: single file and shards side by side
+        for (String[] c : new String[][] {{"unet", "diffusion_pytorch_model"}, {"text_encoder", "model"}}) {
+            Path single = root.resolve(c[0]).resolve(c[1] + ".safetensors");
+            Path kept = Files.copy(single, root.resolve(c[0]).resolve("kept"));
+            ModelCopies.shard(root.resolve(c[0]), c[1], null, 2);
+            Files.move(kept, single);
+        }
+        long unetShards = size(unet.resolve("diffusion_pytorch_model.safetensors.index.json"),
+                unet.resolve("diffusion_pytorch_model-00001-of-00002.safetensors"), unet.resolve("diffusion_pytorch_model-00002-of-00002.safetensors"));
+        long both = MemoryEstimate.ModelShape.of(ModelFolder.open(root)).weightBytes();
+        // diffusers reads the UNet's index and shards, transformers the text encoder's single file
+        assertEquals(plain - unetSingle + unetShards, both);
+        // a count of every file but configs (as before) adds the copies no load reads and leaves out the UNet's index
+        long textShards = size(text.resolve("model-00001-of-00002.safetensors"), text.resolve("model-00002-of-00002.safetensors"));
+        long everyFile = sizeOfAll(unet) + sizeOfAll(vae) + sizeOfAll(text) + sizeOfAll(root.resolve("safety_checker"));
+        assertEquals(unetSingle + textShards - size(unet.resolve("diffusion_pytorch_model.safetensors.index.json")), everyFile - both);
+        // a variant beside the plain file: the folder's variant only
+        Path fp16 = vae.resolve("diffusion_pytorch_model.fp16.safetensors");
+        ModelCopies.writeFp16(vae.resolve("diffusion_pytorch_model.safetensors"), fp16);
+        assertEquals(both, MemoryEstimate.ModelShape.of(ModelFolder.open(root)).weightBytes());
+        // the ONNX layout: every graph and its external data
+        Path onnx = Fixtures.model("tiny-sd-onnx");
+        long graphs = 0;
+        for (String c : new String[] {"unet", "vae_encoder", "vae_decoder", "text_encoder", "safety_checker"}) {
+            graphs += sizeOfAll(onnx.resolve(c));
+        }
+        assertEquals(graphs, MemoryEstimate.ModelShape.of(ModelFolder.open(onnx)).weightBytes());
     }
 
     @Test
