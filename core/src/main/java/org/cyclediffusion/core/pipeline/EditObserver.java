@@ -13,7 +13,12 @@ public interface EditObserver {
     default void tensor(String name, FloatTensor value) {
     }
 
-    /** One denoising step: the UNet batch output and the three chains after the step. */
+    /**
+     * One denoising step: the UNet batch output and the three chains after the step. In an edit the
+     * output holds diffusers' stacked blocks (source ∅, target ∅, source c, target c) less those of a
+     * chain that runs unguided ({@code StepRows}): by default, at source_guidance_scale 1, the last
+     * three. In encode and decode it holds the one chain's rows, ∅ first when guided.
+     */
     default void step(int index, int timestep, FloatTensor unetOut, FloatTensor sourceLatents, FloatTensor noise, FloatTensor latents) {
     }
 }
