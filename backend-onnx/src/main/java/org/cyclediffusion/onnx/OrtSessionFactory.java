@@ -16,7 +16,7 @@ import org.cyclediffusion.core.spi.Device;
 
 /**
  * Creates ONNX Runtime sessions for one device: on the CPU with one intra-op thread per core that
- * does not spin, no CPU arena ({@link Tuning#defaults()}), and every graph optimisation ({@code ORT_ENABLE_ALL}), done once and cached
+ * does not spin, ONNX Runtime's CPU arena ({@link Tuning#defaults()}), and every graph optimisation ({@code ORT_ENABLE_ALL}), done once and cached
  * ({@link OrtModelCache}); on CUDA through the CUDA execution provider, which only the
  * {@code onnxruntime_gpu} artifact ships. Session creation passes through {@link OrtNativeCalls},
  * so the JVM's shutdown waits for it.
@@ -38,17 +38,22 @@ final class OrtSessionFactory {
         static final String MEMORY_PATTERN_PROPERTY = "cyclediffusion.ort.memoryPattern";
 
         /**
-         * One thread per core, no spinning, memory pattern on, CPU arena off. Measured with
+         * One thread per core, no spinning, memory pattern on, CPU arena on. Measured with
          * {@code OrtSessionBenchmark step} on this project's 2-core CI machine under load (README,
-         * ONNX section): two spinning threads were 2–5× slower than two that sleep, and the arena
-         * (with the memory pattern) 1.2–2× slower than plain allocations on the tiny UNet and on a
-         * conv stack; without the arena, memory a run freed also goes back to the system instead
-         * of staying reserved until the process ends. The memory pattern and the arena can be
-         * switched with {@value #MEMORY_PATTERN_PROPERTY} and {@value #ARENA_PROPERTY}.
+         * ONNX section): two spinning threads were 2–5× slower than two that sleep. The arena was
+         * off until the fifth session: 1.2–2× slower than plain allocations on the tiny UNet and on
+         * a conv stack, and 1.04× per full-size UNet step at one thread. But an edit runs each
+         * network once, and a session's first run without the arena was the dear one: the full-size
+         * 256² edit at one thread (bench, cold, alternated, quiet machine) took 14.65 s with it
+         * against 16.51 s without (VAE encode 1.75 s against 3.42 s, prompt 0.29 against 0.46 s,
+         * step 1.03×), at a lower peak RSS (5789 against 6315 MiB); at two threads the edit was equal
+         * (8.10 against 8.16 s; encode 0.58×, step 1.08×, decode 1.20×). What the arena holds stays
+         * reserved until its session closes. The memory pattern and the arena can be switched with
+         * {@value #MEMORY_PATTERN_PROPERTY} and {@value #ARENA_PROPERTY}.
          */
         static Tuning defaults() {
             return new Tuning(Runtime.getRuntime().availableProcessors(), false, flag(MEMORY_PATTERN_PROPERTY, true),
-                    flag(ARENA_PROPERTY, false));
+                    flag(ARENA_PROPERTY, true));
         }
 
         private static boolean flag(String property, boolean otherwise) {
