@@ -10,7 +10,7 @@ import com.sun.jna.Structure;
  * glibc's {@code malloc_trim(0)}.
  *
  * <p>Why: the launcher starts the JVM with {@code GLIBC_TUNABLES} that make glibc serve large blocks
- * from one heap and keep what is freed (README "LibTorch on the CPU": oneDNN reorders each large
+ * (under 128 MiB) from one heap and keep what is freed (README "LibTorch on the CPU": oneDNN reorders each large
  * convolution weight into a fresh buffer on every call, and mapping those per call cost the kernel
  * 0.6–1.0 s per full-size UNet step). What a network freed then stays resident after its last pass,
  * and the next network's buffers of other sizes land beside it: a 512² edit peaked at 8.0 GB against

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  * glibc reads it only at process start): LibTorch's large blocks stay resident after they are freed,
  * where they are reused, and {@code trim} gives them back. Without the policy the 96 MiB block would
  * be unmapped on free (the per-call faults the policy removes). {@link NativeHeap#trimAbove} keeps
- * them while the heap's free bytes are within its bound.
+ * them while the heap's free bytes are within its bound. A block of 128 MiB or more (a 512² VAE
+ * decoder's activation) is still given back on free, so such blocks cannot fragment the heap.
  */
 class NativeHeapTest {
     private static final Path LAUNCHER = Paths.get("..", "cyclediffusion");
@@ -40,6 +41,9 @@ class NativeHeapTest {
         Map<String, Long> withPolicy = probe(tunables);
         assertTrue(withPolicy.get("held") - withPolicy.get("before") >= 130 * MIB, "the blocks were resident: " + withPolicy);
         assertTrue(withPolicy.get("freed") - withPolicy.get("before") >= 130 * MIB, "freed blocks stay in the heap: " + withPolicy);
+        assertTrue(withPolicy.get("huge_held") - withPolicy.get("freed") >= 150 * MIB, "the 160 MiB block was resident: " + withPolicy);
+        assertTrue(withPolicy.get("huge_freed") - withPolicy.get("freed") < 16 * MIB,
+                "a block over the 128 MiB threshold is given back on free: " + withPolicy);
         assertTrue(withPolicy.get("free_bytes") >= 130 * MIB, "mallinfo2 counts them free: " + withPolicy);
         assertEquals(0, withPolicy.get("kept_trimmed_any"), "not trimmed below the bound: " + withPolicy);
         assertTrue(withPolicy.get("freed") - withPolicy.get("kept") < 16 * MIB, "kept resident below the bound: " + withPolicy);
@@ -81,7 +85,8 @@ class NativeHeapTest {
 
     /**
      * Run in its own JVM: allocates 16 blocks of 3 MiB and one of 96 MiB through LibTorch, frees them,
-     * trims above a bound over what is free, then above one under it; RSS at each point.
+     * then one of 160 MiB and frees it, trims above a bound over what is free, then above one under
+     * it; RSS at each point.
      */
     public static final class Probe {
         public static void main(String[] args) throws IOException {
@@ -97,13 +102,20 @@ class NativeHeapTest {
                 held = rss();
             }
             long freed = rss();
+            long hugeHeld;
+            try (PointerScope scope = new PointerScope()) {
+                torch.empty(160 * MIB / 4).fill_(new Scalar(1.0f)); // over the launcher's mmap threshold
+                hugeHeld = rss();
+            }
+            long hugeFreed = rss();
             long free = NativeHeap.freeBytes();
             // below the bound nothing is given back; above it, as trim
             boolean keptAny = NativeHeap.trimAbove(free + MIB);
             long kept = rss();
             boolean any = NativeHeap.trimAbove(free / 2);
             long trimmed = rss();
-            System.out.println("heap before=" + before + " held=" + held + " freed=" + freed + " free_bytes=" + free + " kept_trimmed_any="
+            System.out.println("heap before=" + before + " held=" + held + " freed=" + freed + " huge_held=" + hugeHeld
+                    + " huge_freed=" + hugeFreed + " free_bytes=" + free + " kept_trimmed_any="
                     + (keptAny ? 1 : 0) + " kept=" + kept + " trimmed=" + trimmed + " trimmed_any=" + (any ? 1 : 0));
         }
 
