@@ -30,20 +30,25 @@ import org.junit.jupiter.api.Test;
  * decoder's activation) is still given back on free, so such blocks cannot fragment the heap.
  */
 class NativeHeapTest {
-    private static final Path LAUNCHER = Paths.get("..", "cyclediffusion");
     private static final long MIB = 1 << 20;
 
     @Test
     void freedBlocksStayForReuseUntilTrimmed() throws IOException, InterruptedException {
         Assumptions.assumeTrue(com.sun.jna.Platform.isLinux() && Files.isReadable(Path.of("/proc/self/statm")),
                 "glibc's tunables and malloc_trim: Linux only");
-        String tunables = launcherTunables();
+        String tunables = LauncherPolicy.glibcTunables();
         Map<String, Long> withPolicy = probe(tunables);
         assertTrue(withPolicy.get("held") - withPolicy.get("before") >= 130 * MIB, "the blocks were resident: " + withPolicy);
         assertTrue(withPolicy.get("freed") - withPolicy.get("before") >= 130 * MIB, "freed blocks stay in the heap: " + withPolicy);
         assertTrue(withPolicy.get("huge_held") - withPolicy.get("freed") >= 150 * MIB, "the 160 MiB block was resident: " + withPolicy);
         assertTrue(withPolicy.get("huge_freed") - withPolicy.get("freed") < 16 * MIB,
                 "a block over the 128 MiB threshold is given back on free: " + withPolicy);
+        if (LauncherPolicy.transparentHugePagesOnRequest()) {
+            // hugetlb=1: glibc asks for 2 MiB pages, so filling the blocks took ~1/512 of the page faults
+            assertTrue(withPolicy.get("anon_huge_held") >= 64 * MIB, "the heap's blocks sit in transparent huge pages: " + withPolicy);
+        } else {
+            System.out.println("transparent huge pages are off on this kernel (/sys/kernel/mm/transparent_hugepage/enabled): not checked");
+        }
         assertTrue(withPolicy.get("free_bytes") >= 130 * MIB, "mallinfo2 counts them free: " + withPolicy);
         assertEquals(0, withPolicy.get("kept_trimmed_any"), "not trimmed below the bound: " + withPolicy);
         assertTrue(withPolicy.get("freed") - withPolicy.get("kept") < 16 * MIB, "kept resident below the bound: " + withPolicy);
@@ -53,13 +58,6 @@ class NativeHeapTest {
         Map<String, Long> system = probe(null);
         assertTrue(system.get("freed") - system.get("before") < 64 * MIB,
                 "glibc's default unmaps the large blocks on free (what the policy is for): " + system);
-    }
-
-    /** The value the launcher exports when the user set none: {@code ${GLIBC_TUNABLES-...}}. */
-    private static String launcherTunables() throws IOException {
-        Matcher m = Pattern.compile("export GLIBC_TUNABLES=\"\\$\\{GLIBC_TUNABLES-([^}]*)}\"").matcher(Files.readString(LAUNCHER));
-        assertTrue(m.find(), "the launcher " + LAUNCHER.toAbsolutePath() + " sets GLIBC_TUNABLES");
-        return m.group(1);
     }
 
     private static Map<String, Long> probe(String tunables) throws IOException, InterruptedException {
@@ -94,12 +92,14 @@ class NativeHeapTest {
             NativeHeap.trim();
             long before = rss();
             long held;
+            long anonHugeHeld;
             try (PointerScope scope = new PointerScope()) {
                 for (int i = 0; i < 16; i++) {
                     torch.empty(3 * MIB / 4).fill_(new Scalar(1.0f));
                 }
                 torch.empty(96 * MIB / 4).fill_(new Scalar(1.0f)); // over a thread arena's 64 MiB heap
                 held = rss();
+                anonHugeHeld = anonHugePages();
             }
             long freed = rss();
             long hugeHeld;
@@ -114,9 +114,19 @@ class NativeHeapTest {
             long kept = rss();
             boolean any = NativeHeap.trimAbove(free / 2);
             long trimmed = rss();
-            System.out.println("heap before=" + before + " held=" + held + " freed=" + freed + " huge_held=" + hugeHeld
+            System.out.println("heap before=" + before + " held=" + held + " anon_huge_held=" + anonHugeHeld + " freed=" + freed + " huge_held=" + hugeHeld
                     + " huge_freed=" + hugeFreed + " free_bytes=" + free + " kept_trimmed_any="
                     + (keptAny ? 1 : 0) + " kept=" + kept + " trimmed=" + trimmed + " trimmed_any=" + (any ? 1 : 0));
+        }
+
+        /** Anonymous memory in transparent huge pages, bytes ({@code AnonHugePages} of smaps_rollup; 0 where absent). */
+        private static long anonHugePages() throws IOException {
+            Path rollup = Path.of("/proc/self/smaps_rollup");
+            if (!Files.isReadable(rollup)) {
+                return 0;
+            }
+            return Files.readAllLines(rollup).stream().filter(l -> l.startsWith("AnonHugePages:"))
+                    .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024).findFirst().orElse(0);
         }
 
         private static long rss() throws IOException {
