@@ -214,4 +214,39 @@ class ResidentWeightsTest {
             Mappings.unmap(middle);
         }
     }
+
+    /**
+     * Loaded weights ask for transparent huge pages before their first read ({@code hg} among the
+     * mapping's {@code VmFlags} in smaps, set by {@code madvise(MADV_HUGEPAGE)}): a cache miss then
+     * reads the file in 2 MiB folios, which later mappings enter 2 MiB at a time.
+     */
+    @Test
+    void loadedWeightsAskForHugePages() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/sys/kernel/mm/transparent_hugepage")),
+                "this kernel has no transparent huge pages (no /sys/kernel/mm/transparent_hugepage): the advice is refused");
+        TorchContext cpu = TorchContext.open(Device.CPU, DType.FLOAT32);
+        try (TorchWeights w = load(cpu)) {
+            assertEquals(TENSORS, hugePageAdvisedMappingsOf(file), "every 64 MiB tensor's mapping carries the advice");
+            w.get(name(0)); // still readable: the advice changes how pages come in, not what they hold
+        }
+    }
+
+    /** How many of this process's mappings of {@code f} have {@code hg} (VM_HUGEPAGE) in their {@code VmFlags}. */
+    private static int hugePageAdvisedMappingsOf(Path f) {
+        try {
+            String real = f.toRealPath().toString();
+            int count = 0;
+            boolean inFile = false;
+            for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+                if (VMA.matcher(line).lookingAt()) {
+                    inFile = line.endsWith(" " + real);
+                } else if (inFile && line.startsWith("VmFlags:") && (" " + line.substring("VmFlags:".length()) + " ").contains(" hg ")) {
+                    count++;
+                }
+            }
+            return count;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 }
