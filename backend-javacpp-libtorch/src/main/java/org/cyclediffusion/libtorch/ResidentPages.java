@@ -38,8 +38,6 @@ final class ResidentPages {
     private static final int O_RDONLY = 0;
     private static final int POSIX_FADV_DONTNEED = 4;
     private static final long PAGE_SIZE;
-    /** x86-64's and aarch64's (4 KiB granule) PMD size: what a transparent huge page maps. */
-    private static final long HUGE_PAGE_SIZE = 2L << 20;
 
     static {
         long pageSize = 0;
@@ -152,8 +150,11 @@ final class ResidentPages {
         }
         long bytes = 0;
         for (ByteBuffer mapping : mappings) {
-            // A 2 MiB page needs a 2 MiB piece of the file inside the mapping: smaller ones are left as they are.
-            if (!mapping.isDirect() || mapping.capacity() < HUGE_PAGE_SIZE) {
+            // Small mappings too: only a mapping of 2 MiB or more can enter a 2 MiB page at once, but the
+            // first read of any mapping decides the folios of the 2 MiB of file around it. Unadvised, a
+            // layer norm's few KiB, read before the projection beside it, were read ahead in small folios
+            // and kept the safety checker's file (small tensors between 4 MiB ones) out of 2 MiB folios.
+            if (!mapping.isDirect() || mapping.capacity() == 0) {
                 continue;
             }
             long address = Pointer.nativeValue(Native.getDirectBufferPointer(mapping));
