@@ -53,16 +53,17 @@ final class VaeDecoder {
     }
 
     Tensor forward(Tensor z) {
-        Tensor h = midBlock.forward(Scopes.inChildScope(() -> convIn.forward(z)));
+        // each block's input freed as soon as its output exists, as diffusers' reassignments free them
+        Tensor h = Scopes.consume(Scopes.inChildScope(() -> convIn.forward(z)), midBlock::forward);
         for (UpBlock block : upBlocks) {
             for (ResnetBlock2D r : block.resnets()) {
-                h = r.forward(h);
+                h = Scopes.consume(h, r::forward);
             }
             if (block.upsample() != null) {
-                h = block.upsample().forward(h); // F.interpolate(scale_factor=2.0, mode="nearest"), then a 3×3 conv
+                // F.interpolate(scale_factor=2.0, mode="nearest"), then a 3×3 conv
+                h = Scopes.consume(h, block.upsample()::forward);
             }
         }
-        Tensor last = h;
-        return Scopes.inChildScope(() -> convOut.forward(normOut.forward(last, activation)));
+        return Scopes.consume(h, last -> Scopes.inChildScope(() -> convOut.forward(normOut.forward(last, activation))));
     }
 }

@@ -54,16 +54,17 @@ final class VaeEncoder {
     }
 
     Tensor forward(Tensor x) {
-        Tensor h = convIn.forward(x);
+        // each block's input freed as soon as its output exists (x is the caller's and stays)
+        Tensor h = Scopes.inChildScope(() -> convIn.forward(x));
         for (DownBlock block : downBlocks) {
             for (ResnetBlock2D r : block.resnets()) {
-                h = r.forward(h);
+                h = Scopes.consume(h, r::forward);
             }
             if (block.downsample() != null) {
-                h = block.downsample().forward(h);
+                h = Scopes.consume(h, block.downsample()::forward);
             }
         }
-        Tensor mid = midBlock.forward(h);
-        return Scopes.inChildScope(() -> convOut.forward(normOut.forward(mid, activation)));
+        h = Scopes.consume(h, midBlock::forward);
+        return Scopes.consume(h, mid -> Scopes.inChildScope(() -> convOut.forward(normOut.forward(mid, activation))));
     }
 }

@@ -4,6 +4,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.cyclediffusion.libtorch.layers.Activation;
 import org.cyclediffusion.libtorch.layers.ParameterSource;
 import org.cyclediffusion.libtorch.layers.ResnetBlock2D;
+import org.cyclediffusion.libtorch.layers.Scopes;
 
 /** diffusers' {@code UNetMidBlock2D} as the VAE uses it: resnet, self-attention, resnet, at the lowest resolution, no time embedding. */
 final class VaeMidBlock {
@@ -18,6 +19,7 @@ final class VaeMidBlock {
     }
 
     Tensor forward(Tensor x) {
-        return second.forward(attention.forward(first.forward(x)));
+        // the two intermediate outputs are freed when the block returns
+        return Scopes.inChildScope(() -> second.forward(attention.forward(first.forward(x))));
     }
 }

@@ -1,6 +1,7 @@
 package org.cyclediffusion.libtorch.layers;
 
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
@@ -30,5 +31,20 @@ public final class Scopes {
             out.releaseReference(); // ... and our extra reference dropped
         }
         return out;
+    }
+
+    /**
+     * {@code layer(x)}, then frees {@code x} at once rather than when the enclosing scope closes: for a
+     * chain of blocks (the VAE's), where each block's input is dead once its output exists. Otherwise
+     * every block's output stays alive to the end of the pass, the heap grows by all of them, and in a
+     * VM each new page is a dear first touch. {@code x} must be a tensor this pass made and nothing
+     * reads afterwards, never the caller's input; a result that views {@code x} keeps its storage.
+     */
+    public static Tensor consume(Tensor x, UnaryOperator<Tensor> layer) {
+        Tensor y = layer.apply(x);
+        if (y != x) {
+            x.close(); // the scope's own release of it later is a no-op
+        }
+        return y;
     }
 }
