@@ -25,6 +25,16 @@ import org.bytedeco.pytorch.global.torch;
  * The GEMM computes the same sums in another order: equal to {@code conv2d} within float32 rounding
  * ({@code Conv2dRoutesTest}).
  *
+ * <p>A bfloat16 3×3 stride-1 convolution on the CPU takes its input in channels-last. In NCHW
+ * oneDNN 3.7.1 runs it through its direct kernel ({@code jit_bf16:avx512_core_bf16}), and on AVX-512
+ * CPUs without AMX that kernel's result depended on what ran before it: the same [2, 4, 7, 10]
+ * convolution was off by 1.69 (bf16's own rounding is ~0.01) after a sequence of other convolutions
+ * and exact on its own, and the tiny UNet's case 4 came out at max |Δ| 0.44 from the float32 golden
+ * (bound 0.097; issue 8), 0.017 with {@code ONEDNN_MAX_CPU_ISA=AVX2}. Computing those convolutions in
+ * float32 brought it to 0.017, and so does the NHWC kernel (0.021); converting only the few-channel
+ * inputs did not, nor did the stride-2 and 1×1 ones. Cost, full-size SD 1.5 in bf16 at 256² on that
+ * CPU: step 1.02×, VAE encode 1.36×, decode 1.22× (two layout copies per convolution).
+ *
  * <p>Off by default, on with {@value #ROUTES_PROPERTY}{@code =true}: float32 is the mode that must match
  * diffusers, and another summation order moves which decoded pixels fall on the other side of an 8-bit
  * rounding boundary. With the route, the v04 golden's safety-checker cosines were 9.7e-5 of diffusers'
@@ -77,6 +87,11 @@ public final class Conv2d {
             if (pixels <= SMALL_OUTPUT_PIXELS || pixels <= MEDIUM_OUTPUT_PIXELS && weight.nbytes() > REORDER_MAPPED_BYTES) {
                 return im2colGemm(x, outH, outW);
             }
+        }
+        if (kernel == 3 && stride[0] == 1 && x.dim() == 4 && x.is_cpu() && x.scalar_type().intern() == torch.ScalarType.BFloat16) {
+            // see the class comment: the channels-last source takes oneDNN's NHWC kernel
+            Tensor nhwc = x.contiguous(torch.MemoryFormat.ChannelsLast);
+            return torch.conv2d(nhwc, weight, optionalBias(), stride, padding, NO_DILATION, 1).contiguous();
         }
         return torch.conv2d(x, weight, optionalBias(), stride, padding, NO_DILATION, 1);
     }
