@@ -28,11 +28,15 @@ import org.junit.jupiter.params.provider.CsvSource;
  * ulp), which the following steps amplify through the model's Jacobian, more for DDPM's ancestral
  * step (coefficient c₀·√(1 − ᾱ_t)/√ᾱ_t on ε̂) than for DDIM at η = 0.1 and more under guidance:
  * measured at 20 steps (16 run), guidance 2, img_a, seed 9: DDPM 1.2e-5 (LibTorch) and 1.7e-5
- * (ONNX), DDIM 8.3e-6 and 4.8e-6; at 10 steps DDPM stays under 7e-6.
+ * (ONNX), DDIM 8.3e-6 and 4.8e-6; at 10 steps DDPM stays under 7e-6 on that (Intel, AMX) CPU. On an
+ * AMD EPYC (AVX-512, AVX512-BF16) the same 10-step case measured LibTorch 1.11e-5 at guidance 2
+ * (1.58e-5 with {@code ONEDNN_MAX_CPU_ISA=AVX2}; 6.5e-6 at guidance 1) and ONNX 6.7e-6: other kernels,
+ * other roundings, amplified the same way. The bound is about 1.3× the worst of those; the algebra
+ * itself is held to 1e-5 on pure-Java fakes ({@link DdpmPipelineTest}).
  */
 class DdpmBackendsTest {
     private static final String HORSE = "An astronaut riding a horse";
-    private static final double RECONSTRUCTION = 1e-5;
+    private static final double RECONSTRUCTION = 2e-5;
 
     static CycleDiffusionPipeline open(String backend, String model) {
         return new PipelineLoader().load(PipelineLoader.Options.of(Fixtures.model(model)).withBackend(backend).withSafetyChecker(false)
