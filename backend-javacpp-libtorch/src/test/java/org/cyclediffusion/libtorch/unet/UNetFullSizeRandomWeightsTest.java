@@ -1,7 +1,6 @@
 package org.cyclediffusion.libtorch.unet;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
@@ -46,7 +45,11 @@ class UNetFullSizeRandomWeightsTest {
             try (Tensor out = unet.forward(sample, 500, text)) {
                 first = UNetTestTensors.toHost(out);
             }
-            assertEquals(before, org.bytedeco.javacpp.Pointer.totalCount(), "native objects left behind by a forward pass");
+            // At most as many: a leak raises the count. It can fall, though: settling before the pass did not
+            // free every earlier test's garbage, and a collection during this pass freed 2 of them (1376 -> 1374)
+            // in two CI runs on an AMD EPYC machine.
+            long after = org.bytedeco.javacpp.Pointer.totalCount();
+            assertTrue(after <= before, "native objects left behind by a forward pass: " + before + " before, " + after + " after");
             long ran = System.nanoTime();
             FloatTensor second;
             try (Tensor out = unet.forward(sample, 500, text)) {
