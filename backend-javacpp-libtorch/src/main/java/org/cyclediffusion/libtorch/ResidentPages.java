@@ -7,11 +7,9 @@ import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
@@ -38,6 +36,8 @@ final class ResidentPages {
     private static final int O_RDONLY = 0;
     private static final int POSIX_FADV_DONTNEED = 4;
     private static final long PAGE_SIZE;
+    /** Set when the kernel refused {@code MADV_HUGEPAGE} (no transparent huge pages): not asked again. */
+    private static volatile boolean hugePagesRefused;
 
     static {
         long pageSize = 0;
@@ -63,6 +63,8 @@ final class ResidentPages {
         static native int getpagesize();
 
         static native int open(String path, int flags) throws LastErrorException;
+
+        static native int fsync(int fd) throws LastErrorException;
 
         /** Returns the error number itself (0 on success); errno is not set. */
         static native int posix_fadvise(int fd, long offset, long length, int advice);
@@ -108,9 +110,9 @@ final class ResidentPages {
             if (!mapping.isDirect() || !mapping.isReadOnly() || mapping.capacity() == 0) {
                 continue;
             }
-            long address = Pointer.nativeValue(Native.getDirectBufferPointer(mapping));
-            long start = address - Math.floorMod(address, PAGE_SIZE);
-            long end = Math.floorDiv(address + mapping.capacity() + PAGE_SIZE - 1, PAGE_SIZE) * PAGE_SIZE;
+            long[] range = pageRange(mapping);
+            long start = range[0];
+            long end = range[1];
             if (files == null) {
                 files = FileRanges.read();
             }
@@ -132,7 +134,7 @@ final class ResidentPages {
     }
 
     /**
-     * Asks for transparent huge pages under each mapping before anything reads it:
+     * Asks for transparent huge pages under a mapping before anything reads it:
      * {@code madvise(MADV_HUGEPAGE)}. A page of a file mapping is entered in the page tables on its
      * first read, and in a VM that is dear: mapping SD 1.5's 3.3 GB UNet file, already in the page
      * cache in 4 KiB pieces, took 1.3–1.8 s (62,000 faults of 16 pages each), part of every first
@@ -140,36 +142,37 @@ final class ResidentPages {
      * ({@code do_sync_mmap_readahead} for a {@code VM_HUGEPAGE} mapping), and a file cached that way is
      * mapped 2 MiB per fault: the same 3.3 GB in 0.045 s, in this process and every later one. A file
      * already cached in small pieces keeps them until the kernel evicts them. Where the kernel has no
-     * transparent huge pages the call fails and nothing changes.
+     * transparent huge pages the call fails once, and no mapping is advised after that.
      *
-     * @return the bytes advised
+     * <p>Small mappings too: only a mapping of 2 MiB or more can enter a 2 MiB page at once, but the
+     * first read of any mapping decides the folios of the 2 MiB of file around it. Unadvised, a layer
+     * norm's few KiB, read before the projection beside it, were read ahead in small folios and kept
+     * the safety checker's file (small tensors between 4 MiB ones) out of 2 MiB folios.
+     *
+     * @return whether the mapping was advised
      */
-    static long adviseHugePages(Collection<ByteBuffer> mappings) {
-        if (PAGE_SIZE == 0) {
-            return 0;
+    static boolean adviseHugePages(ByteBuffer mapping) {
+        if (PAGE_SIZE == 0 || hugePagesRefused || !mapping.isDirect() || mapping.capacity() == 0) {
+            return false;
         }
-        long bytes = 0;
-        for (ByteBuffer mapping : mappings) {
-            // Small mappings too: only a mapping of 2 MiB or more can enter a 2 MiB page at once, but the
-            // first read of any mapping decides the folios of the 2 MiB of file around it. Unadvised, a
-            // layer norm's few KiB, read before the projection beside it, were read ahead in small folios
-            // and kept the safety checker's file (small tensors between 4 MiB ones) out of 2 MiB folios.
-            if (!mapping.isDirect() || mapping.capacity() == 0) {
-                continue;
-            }
-            long address = Pointer.nativeValue(Native.getDirectBufferPointer(mapping));
-            long start = address - Math.floorMod(address, PAGE_SIZE);
-            long end = Math.floorDiv(address + mapping.capacity() + PAGE_SIZE - 1, PAGE_SIZE) * PAGE_SIZE;
-            try {
-                LibC.madvise(new Pointer(start), new NativeLong(end - start), MADV_HUGEPAGE);
-                bytes += end - start;
-            } catch (LastErrorException e) {
-                LOG.log(System.Logger.Level.DEBUG, "madvise(MADV_HUGEPAGE) failed (errno " + e.getErrorCode()
-                        + "): weight files are mapped in small pages");
-                return bytes; // the same answer for every mapping: no transparent huge pages here
-            }
+        long[] range = pageRange(mapping);
+        try {
+            LibC.madvise(new Pointer(range[0]), new NativeLong(range[1] - range[0]), MADV_HUGEPAGE);
+            return true;
+        } catch (LastErrorException e) {
+            hugePagesRefused = true; // the same answer for every mapping
+            LOG.log(System.Logger.Level.DEBUG, "madvise(MADV_HUGEPAGE) failed (errno " + e.getErrorCode()
+                    + "): weight files are mapped in small pages");
+            return false;
         }
-        return bytes;
+    }
+
+    /** {@code [start, end)} of the whole pages under a direct buffer: a mapping starts and ends on page boundaries. */
+    private static long[] pageRange(ByteBuffer mapping) {
+        long address = Pointer.nativeValue(Native.getDirectBufferPointer(mapping));
+        long start = address - Math.floorMod(address, PAGE_SIZE);
+        long end = Math.floorDiv(address + mapping.capacity() + PAGE_SIZE - 1, PAGE_SIZE) * PAGE_SIZE;
+        return new long[] {start, end};
     }
 
     /**
@@ -183,15 +186,10 @@ final class ResidentPages {
         if (PAGE_SIZE == 0) {
             return;
         }
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            ch.force(false); // dirty pages are not dropped
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "cannot sync " + file + " before dropping it from the page cache: " + e);
-            return;
-        }
         try {
             int fd = LibC.open(file.toString(), O_RDONLY);
             try {
+                LibC.fsync(fd); // dirty pages are not dropped
                 int err = LibC.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
                 if (err != 0) {
                     LOG.log(System.Logger.Level.DEBUG, "posix_fadvise(DONTNEED) of " + file + " failed: error " + err);
@@ -200,7 +198,7 @@ final class ResidentPages {
                 LibC.close(fd);
             }
         } catch (LastErrorException e) {
-            LOG.log(System.Logger.Level.DEBUG, "cannot open " + file + " to drop it from the page cache: errno " + e.getErrorCode());
+            LOG.log(System.Logger.Level.DEBUG, "cannot sync and drop " + file + " from the page cache: errno " + e.getErrorCode());
         }
     }
 

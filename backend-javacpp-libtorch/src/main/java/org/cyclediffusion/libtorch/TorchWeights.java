@@ -111,7 +111,7 @@ final class TorchWeights implements AutoCloseable {
                                 + ", expected a floating-point dtype (F32, F16 or BF16)");
                     };
                     ByteBuffer mapped = source.buffer(info.name());
-                    ResidentPages.adviseHugePages(List.of(mapped)); // before the first read (see there)
+                    ResidentPages.adviseHugePages(mapped); // before the first read (see there)
                     Tensor view = from_blob(new BytePointer(mapped), info.shape(), new TensorOptions(storedType));
                     if (inPlaceAllowed && storedType == ScalarType.Float && mapped.isDirect()) { // an empty tensor has no mapping
                         out.put(name, view.retainReference());

@@ -26,6 +26,15 @@ final class LauncherPolicy {
         return m.group(1);
     }
 
+    /** Starts {@code pb}'s process with {@code tunables} as its {@code GLIBC_TUNABLES}, or with none (glibc's default) for null. */
+    static ProcessBuilder withGlibcTunables(ProcessBuilder pb, String tunables) {
+        pb.environment().remove("GLIBC_TUNABLES");
+        if (tunables != null) {
+            pb.environment().put("GLIBC_TUNABLES", tunables);
+        }
+        return pb;
+    }
+
     /**
      * Whether the kernel gives transparent huge pages to memory that asks for them ({@code madvise})
      * or to all ({@code always}); {@code never}, or no THP support, and glibc's {@code hugetlb=1} does nothing.

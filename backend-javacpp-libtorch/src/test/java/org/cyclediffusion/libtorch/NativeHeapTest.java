@@ -64,11 +64,7 @@ class NativeHeapTest {
         Path java = Paths.get(System.getProperty("java.home"), "bin", "java");
         ProcessBuilder pb = new ProcessBuilder(java.toString(), "-cp", System.getProperty("java.class.path"), Probe.class.getName())
                 .redirectErrorStream(true);
-        pb.environment().remove("GLIBC_TUNABLES");
-        if (tunables != null) {
-            pb.environment().put("GLIBC_TUNABLES", tunables);
-        }
-        Process p = pb.start();
+        Process p = LauncherPolicy.withGlibcTunables(pb, tunables).start();
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "probe timed out");
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.exitValue(), out);

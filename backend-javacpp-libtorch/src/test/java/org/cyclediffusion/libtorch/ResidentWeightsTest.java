@@ -10,7 +10,9 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.UnaryOperator;
@@ -92,18 +94,26 @@ class ResidentWeightsTest {
 
     /** Resident bytes of this process's mappings of {@code f} ({@code Rss:} of each of its entries in smaps). */
     static long residentBytesOf(Path f) {
+        return smapsLinesOf(f, "Rss:").stream().mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).sum() * 1024;
+    }
+
+    /**
+     * The lines starting with {@code key} in the entries of this process's smaps that map {@code f},
+     * one per mapping (an entry begins with {@code start-end perms offset dev inode [path]}).
+     */
+    private static List<String> smapsLinesOf(Path f, String key) {
         try {
             String real = f.toRealPath().toString();
-            long kb = 0;
+            List<String> found = new ArrayList<>();
             boolean inFile = false;
             for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
                 if (VMA.matcher(line).lookingAt()) {
                     inFile = line.endsWith(" " + real);
-                } else if (inFile && line.startsWith("Rss:")) {
-                    kb += Long.parseLong(line.replaceAll("[^0-9]", ""));
+                } else if (inFile && line.startsWith(key)) {
+                    found.add(line);
                 }
             }
-            return kb * 1024;
+            return found;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -226,27 +236,13 @@ class ResidentWeightsTest {
                 "this kernel has no transparent huge pages (no /sys/kernel/mm/transparent_hugepage): the advice is refused");
         TorchContext cpu = TorchContext.open(Device.CPU, DType.FLOAT32);
         try (TorchWeights w = load(cpu)) {
-            assertEquals(TENSORS, hugePageAdvisedMappingsOf(file), "every 64 MiB tensor's mapping carries the advice");
+            assertEquals((long) TENSORS, hugePageAdvisedMappingsOf(file), "every 64 MiB tensor's mapping carries the advice");
             w.get(name(0)); // still readable: the advice changes how pages come in, not what they hold
         }
     }
 
     /** How many of this process's mappings of {@code f} have {@code hg} (VM_HUGEPAGE) in their {@code VmFlags}. */
-    private static int hugePageAdvisedMappingsOf(Path f) {
-        try {
-            String real = f.toRealPath().toString();
-            int count = 0;
-            boolean inFile = false;
-            for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
-                if (VMA.matcher(line).lookingAt()) {
-                    inFile = line.endsWith(" " + real);
-                } else if (inFile && line.startsWith("VmFlags:") && (" " + line.substring("VmFlags:".length()) + " ").contains(" hg ")) {
-                    count++;
-                }
-            }
-            return count;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+    private static long hugePageAdvisedMappingsOf(Path f) {
+        return smapsLinesOf(f, "VmFlags:").stream().filter(l -> (" " + l.substring("VmFlags:".length()) + " ").contains(" hg ")).count();
     }
 }

@@ -47,12 +47,7 @@ class VaeDecodeMemoryTest {
     private static void decodeWithinBudget(Path folder, String glibcTunables) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g", "-cp",
                 System.getProperty("java.class.path"), VaeDecodeProbe.class.getName(), folder.toString(), "256"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove("GLIBC_TUNABLES");
-        if (glibcTunables != null) {
-            pb.environment().put("GLIBC_TUNABLES", glibcTunables);
-        }
-        Process p = pb.start();
+        Process p = LauncherPolicy.withGlibcTunables(new ProcessBuilder(cmd).redirectErrorStream(true), glibcTunables).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.waitFor(), output);
         String line = output.lines().filter(l -> l.startsWith("probe ")).findFirst().orElseThrow(() -> new AssertionError(output));
