@@ -33,10 +33,7 @@ import java.util.stream.Stream;
  * of the old key for the same model file is deleted when the new one is written. Entries are
  * written into a staging folder and renamed into place, so a reader never sees half an entry,
  * and an entry that does not load is deleted and rebuilt. Large initializers go to an external data
- * file beside the entry's graph, so models over protobuf's 2 GiB (SD's fp32 UNet) are cached too,
- * and so do the weights ONNX Runtime packs for the CPU's matrix kernels: a start maps both from the
- * file instead of copying them into fresh memory (the entry is larger than the model by the packed
- * copies).
+ * file beside the entry's graph, so models over protobuf's 2 GiB (SD's fp32 UNet) are cached too.
  *
  * <p>Where: {@value #DIR_PROPERTY}, else {@code $}{@value #DIR_ENV}, else
  * {@code $XDG_CACHE_HOME/cyclediffusion/ort}, else {@code ~/.cache/cyclediffusion/ort}; the value

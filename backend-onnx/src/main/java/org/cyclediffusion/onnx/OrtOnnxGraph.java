@@ -8,11 +8,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.io.HalfFloats;
 
@@ -149,7 +147,21 @@ final class OrtOnnxGraph {
                     readInts(r, v);
                     v.forEach(x -> int32Data.add(x.intValue()));
                 }
-                case TENSOR_EXTERNAL_DATA -> readEntry(r, external);
+                case TENSOR_EXTERNAL_DATA -> {
+                    OrtProtoReader e = new OrtProtoReader(r.readBytes());
+                    String key = null;
+                    String value = null;
+                    while (e.next()) {
+                        if (e.field() == 1) {
+                            key = e.readString();
+                        } else if (e.field() == 2) {
+                            value = e.readString();
+                        } else {
+                            e.skip();
+                        }
+                    }
+                    external.put(key, value);
+                }
                 case TENSOR_DATA_LOCATION -> isExternal = r.readVarint() == 1;
                 default -> r.skip();
             }
@@ -184,49 +196,6 @@ final class OrtOnnxGraph {
                     : unsupportedType(name, dataType);
         }
         return out;
-    }
-
-    /**
-     * The {@code external_data} entries of initializer {@code name} ({@code location}, {@code offset},
-     * {@code length}, and the {@code prepacked_N} entries ONNX Runtime adds when it saves packed weights).
-     */
-    Map<String, String> externalData(String name) {
-        ByteBuffer proto = initializers.get(name);
-        if (proto == null) {
-            throw new CycleDiffusionException(file + ": no initializer named '" + name + "'");
-        }
-        Map<String, String> external = new LinkedHashMap<>();
-        OrtProtoReader r = new OrtProtoReader(proto.duplicate());
-        while (r.next()) {
-            if (r.field() == TENSOR_EXTERNAL_DATA) {
-                readEntry(r, external);
-            } else {
-                r.skip();
-            }
-        }
-        return external;
-    }
-
-    /** Initializer names in file order. */
-    Set<String> initializerNames() {
-        return Collections.unmodifiableSet(initializers.keySet());
-    }
-
-    /** One {@code StringStringEntryProto} (key 1, value 2) into {@code into}. */
-    private static void readEntry(OrtProtoReader r, Map<String, String> into) {
-        OrtProtoReader e = new OrtProtoReader(r.readBytes());
-        String key = null;
-        String value = null;
-        while (e.next()) {
-            if (e.field() == 1) {
-                key = e.readString();
-            } else if (e.field() == 2) {
-                value = e.readString();
-            } else {
-                e.skip();
-            }
-        }
-        into.put(key, value);
     }
 
     private CycleDiffusionException unsupportedType(String name, int dataType) {

@@ -62,6 +62,9 @@ final class OrtSessionFactory {
         }
     }
 
+    /** ONNX Runtime's session setting that turns off weight packing at session creation. */
+    static final String DISABLE_PREPACKING = "session.disable_prepacking";
+
     private final Device device;
     private final Tuning tuning;
     private final OrtModelCache cache;
@@ -188,15 +191,12 @@ final class OrtSessionFactory {
         }
     }
 
-    /**
-     * What, besides the model, decides the optimised graph: the cache key's part from the session
-     * (with the packed weights, so entries written before they were kept are rebuilt once).
-     */
+    /** What, besides the model, decides the optimised graph: the cache key's part from the session. */
     String settings() {
-        return "opt=all ep=" + (device.isCuda() ? "cuda" : "cpu") + " prepacked=external";
+        return "opt=all ep=" + (device.isCuda() ? "cuda" : "cpu");
     }
 
-    private OrtSession.SessionOptions options(OptLevel level, Path optimizedOut, Path externalDataFolder) throws OrtException {
+    OrtSession.SessionOptions options(OptLevel level, Path optimizedOut, Path externalDataFolder) throws OrtException {
         OrtSession.SessionOptions options = new OrtSession.SessionOptions();
         try {
             options.setOptimizationLevel(level);
@@ -209,6 +209,12 @@ final class OrtSessionFactory {
             // convolution.
             options.addConfigEntry("session.intra_op.allow_spinning", tuning.spinning() ? "1" : "0");
             options.addConfigEntry("session.inter_op.allow_spinning", tuning.spinning() ? "1" : "0");
+            // No copies of the weights packed for the CPU's GEMM kernels at session creation: they went into
+            // fresh memory (3.6 GB of a full-size SD 1.5, 16.8 s to load from the cache, 9.9 s of it first
+            // touches in the kernel), and kept in the cache's data file to be mapped they still cost 2.4 s of
+            // packing work per start. Without them the load is 1.2-1.6 s and the kernels pack as they go:
+            // a steady-state edit 1.01x, a UNet step 1.01x (README "ONNX Runtime").
+            options.addConfigEntry(DISABLE_PREPACKING, "1");
             options.setMemoryPatternOptimization(tuning.memoryPattern());
             options.setCPUArenaAllocator(tuning.arena());
             if (optimizedOut != null) {
@@ -216,11 +222,6 @@ final class OrtSessionFactory {
                 // Initializers go to a file beside the graph: an SD UNet in fp32 is over protobuf's 2 GiB.
                 options.addConfigEntry("session.optimized_model_external_initializers_file_name", OrtModelCache.EXTERNAL_DATA);
                 options.addConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
-                // The copies ONNX Runtime packs for the CPU's kernels (MatMul and Gemm weights) go into the
-                // same file, so a start maps them too instead of packing them again into fresh memory. Full-size
-                // SD 1.5 from the cache: 16.8 s to load (9.9 s of it first touches in the kernel) and 3.6 GB of
-                // anonymous memory before, 3.3-5.0 s and 0.24 GB with it; the UNet's entry grows 3.3 -> 5.2 GB.
-                options.addConfigEntry("session.save_external_prepacked_constant_initializers", "1");
             }
             if (externalDataFolder != null) {
                 options.addConfigEntry("session.model_external_initializers_file_folder_path", externalDataFolder.toString());

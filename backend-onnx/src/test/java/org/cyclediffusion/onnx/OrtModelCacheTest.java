@@ -74,46 +74,6 @@ class OrtModelCacheTest {
         }
     }
 
-    /**
-     * The entry carries the weights ONNX Runtime packed for this CPU's kernels (its
-     * {@code prepacked_N} external-data entries), so a later start maps them from the entry's data
-     * file instead of packing them again into fresh memory: on the full-size UNet that packing copy
-     * was most of a 17 s start (README "ONNX Runtime").
-     */
-    @Test
-    void theEntryHoldsThePackedWeightsSoAStartMapsThem() throws IOException {
-        OrtModelCache cache = OrtModelCache.at(cacheDir);
-        try (Models m = open(Fixtures.model("tiny-sd-onnx"), cache)) {
-            unetCase1(m);
-        }
-        Path unet = entries().stream().filter(e -> keyOf(e).contains("/unet/")).findFirst()
-                .orElseThrow(() -> new AssertionError("no entry for the UNet: " + entries()));
-        long dataSize = Files.size(unet.resolve(OrtModelCache.EXTERNAL_DATA));
-        OrtOnnxGraph graph = OrtOnnxGraph.read(unet.resolve(OrtModelCache.MODEL));
-        long packed = graph.initializerNames().stream()
-                .filter(n -> graph.externalData(n).keySet().stream().anyMatch(k -> k.startsWith("prepacked_"))).count();
-        assertTrue(packed > 0, "the cached UNet's initializers name packed copies in " + OrtModelCache.EXTERNAL_DATA);
-        for (String n : graph.initializerNames()) {
-            graph.externalData(n).forEach((k, v) -> {
-                if (k.startsWith("prepacked_")) {
-                    // "key|offset;length;checksum|...": each packed buffer lies in the entry's data file
-                    for (String part : v.substring(v.indexOf('|') + 1).split("\\|")) {
-                        String[] f = part.split(";");
-                        assertTrue(Long.parseLong(f[0]) + Long.parseLong(f[1]) <= dataSize, n + " " + k + " = " + v);
-                    }
-                }
-            });
-        }
-    }
-
-    private static String keyOf(Path entry) {
-        try {
-            return Files.readString(entry.resolve("key.txt"));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
     @Test
     void aChangedModelFileGetsANewEntryAndTheOldOneGoes() throws IOException {
         Path unet = copyOfFixtureUNet();
