@@ -41,18 +41,25 @@ final class ClipEncoder {
         return layers.size();
     }
 
-    /** Runs the first {@code count} layers; {@code causal} masks future positions (the text tower). */
+    /**
+     * Runs the first {@code count} layers; {@code causal} masks future positions (the text tower).
+     * Each layer's input is freed once its output exists (the caller's {@code hidden} excepted), as in
+     * the VAE: otherwise every layer's output lives until the pass returns.
+     */
     Tensor forward(Tensor hidden, int count, boolean causal) {
         Tensor x = hidden;
         for (int i = 0; i < count; i++) {
             EncoderLayer l = layers.get(i);
-            Tensor in = x;
-            x = Scopes.inChildScope(() -> {
-                Tensor n1 = l.norm1().forward(in);
-                Tensor h = in.add(l.attention().forward(n1, n1, causal));
-                return h.add(l.fc2().forward(activation.apply(l.fc1().forward(l.norm2().forward(h)))));
-            });
+            x = i == 0 ? layer(l, x, causal) : Scopes.consume(x, in -> layer(l, in, causal));
         }
         return x;
+    }
+
+    private Tensor layer(EncoderLayer l, Tensor in, boolean causal) {
+        return Scopes.inChildScope(() -> {
+            Tensor n1 = l.norm1().forward(in);
+            Tensor h = in.add(l.attention().forward(n1, n1, causal));
+            return h.add(l.fc2().forward(activation.apply(l.fc1().forward(l.norm2().forward(h)))));
+        });
     }
 }
