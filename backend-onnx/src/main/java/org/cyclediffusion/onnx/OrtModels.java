@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.config.ConfigException;
@@ -12,6 +14,7 @@ import org.cyclediffusion.core.config.ModelFolder;
 import org.cyclediffusion.core.io.Closeables;
 import org.cyclediffusion.core.spi.DType;
 import org.cyclediffusion.core.spi.Device;
+import org.cyclediffusion.core.spi.EditPhase;
 import org.cyclediffusion.core.spi.Models;
 import org.cyclediffusion.core.spi.SafetyModel;
 import org.cyclediffusion.core.spi.TextEncoder;
@@ -29,21 +32,25 @@ import org.cyclediffusion.core.spi.Vae;
  * is idempotent.
  */
 final class OrtModels implements Models {
+    private static final System.Logger LOG = System.getLogger(OrtModels.class.getName());
     private final OrtTextEncoder textEncoder;
     private final OrtUNet unet;
     private final OrtVae vae;
     private final OrtSessionFactory factory;
+    /** Text encoder, UNet, VAE encoder and decoder model files: whose mapped weights a phase releases. */
+    private final Map<EditPhase, Path> files;
     private final Optional<Path> safetyFile;
     private OrtSafetyClassifier safety;
     private final String description;
     private boolean closed;
 
-    private OrtModels(OrtTextEncoder textEncoder, OrtUNet unet, OrtVae vae, OrtSessionFactory factory, Optional<Path> safetyFile,
-            String description) {
+    private OrtModels(OrtTextEncoder textEncoder, OrtUNet unet, OrtVae vae, OrtSessionFactory factory, Map<EditPhase, Path> files,
+            Optional<Path> safetyFile, String description) {
         this.textEncoder = textEncoder;
         this.unet = unet;
         this.vae = vae;
         this.factory = factory;
+        this.files = files;
         this.safetyFile = safetyFile;
         this.description = description;
     }
@@ -79,7 +86,10 @@ final class OrtModels implements Models {
             JsonConfig vaeConfig = config(folder, "vae_decoder");
             OrtVae vae = OrtVae.open(factory, encoderFile, decoderFile, vaeConfig != null ? vaeConfig : config(folder, "vae_encoder"));
             opened.add(vae);
-            return new OrtModels(te, unet, vae, factory, safetyFile, "onnx " + device + " " + computes.shortName());
+            OrtMappedWeights.available();
+            Map<EditPhase, Path> files = Map.of(EditPhase.ENCODING_PROMPT, textEncoderFile, EditPhase.DENOISING, unetFile,
+                    EditPhase.ENCODING_IMAGE, encoderFile, EditPhase.DECODING, decoderFile);
+            return new OrtModels(te, unet, vae, factory, files, safetyFile, "onnx " + device + " " + computes.shortName());
         } catch (RuntimeException e) {
             Collections.reverse(opened);
             throw Closeables.closeAfter(e, opened);
@@ -115,6 +125,24 @@ final class OrtModels implements Models {
             safety = OrtSafetyClassifier.open(factory, safetyFile.get());
         }
         return Optional.ofNullable(safety);
+    }
+
+    /**
+     * After the network of {@code phase} has run for the last time in a one-shot run: its mapped
+     * weights' pages leave this process's memory ({@link OrtMappedWeights}), as the LibTorch backend's
+     * do. They stay in the OS page cache, so a later pass reads them back without the disk.
+     */
+    @Override
+    public synchronized void releaseResidentWeights(EditPhase phase) {
+        Path file = phase == EditPhase.SAFETY_CHECK ? (safety != null ? safetyFile.orElse(null) : null) : files.get(phase);
+        if (file == null || closed) {
+            return;
+        }
+        List<Path> dirs = factory.mappedFrom(file);
+        long t0 = System.nanoTime();
+        long bytes = OrtMappedWeights.release(dirs);
+        LOG.log(System.Logger.Level.DEBUG, () -> String.format(Locale.ROOT, "after %s: released %.1f MiB of weights mapped from %s in %.0f ms",
+                phase.description(), bytes / 1048576.0, dirs, (System.nanoTime() - t0) / 1e6));
     }
 
     @Override

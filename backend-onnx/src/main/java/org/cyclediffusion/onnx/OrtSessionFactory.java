@@ -9,8 +9,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import org.cyclediffusion.core.CycleDiffusionException;
 import org.cyclediffusion.core.spi.Device;
 
@@ -68,6 +71,8 @@ final class OrtSessionFactory {
     private final Device device;
     private final Tuning tuning;
     private final OrtModelCache cache;
+    /** Model file -> the cache entry its session was loaded from ({@link #mappedFrom}). */
+    private final Map<Path, Path> mappedFrom = new ConcurrentHashMap<>();
 
     OrtSessionFactory(Device device) {
         this(device, Tuning.defaults(), OrtModelCache.configured());
@@ -136,6 +141,7 @@ final class OrtSessionFactory {
             try {
                 OrtSession cached = create(entry.get().model().toString(), null, OptLevel.NO_OPT, null, file.toString());
                 cache.hit();
+                mappedFrom.put(file.toAbsolutePath().normalize(), entry.get().dir());
                 return cached;
             } catch (CycleDiffusionException e) {
                 LOG.log(System.Logger.Level.INFO, file + ": the cached optimised graph " + entry.get().dir() + " does not load ("
@@ -168,6 +174,17 @@ final class OrtSessionFactory {
             LOG.log(System.Logger.Level.INFO, file + ": cannot store the optimised graph in the cache: " + e);
         }
         return session;
+    }
+
+    /**
+     * The folders whose files sessions opened over {@code file} map weights from: the model's own
+     * folder (its external data, also read by an edited copy such as the clip-skip graph) and the
+     * cache entry its session was loaded from, if it was.
+     */
+    List<Path> mappedFrom(Path file) {
+        Path f = file.toAbsolutePath().normalize();
+        Path entry = mappedFrom.get(f);
+        return entry == null ? List.of(f.getParent()) : List.of(f.getParent(), entry);
     }
 
     /**
