@@ -61,12 +61,10 @@ final class OrtMappedWeights {
         return BOUND;
     }
 
-    /** This process's file mappings under {@code dir} (by real path), from {@code /proc/self/smaps}; none where it cannot be read. */
-    static List<Mapping> under(Path dir) {
-        return under(List.of(dir));
-    }
-
-    /** The file mappings under any of {@code dirs}, from one reading of {@code /proc/self/smaps}. */
+    /**
+     * This process's file mappings under any of {@code dirs} (by real path), from one reading of
+     * {@code /proc/self/smaps}; none where it cannot be read.
+     */
     static List<Mapping> under(List<Path> dirs) {
         Path smaps = Path.of("/proc/self/smaps");
         if (!Files.isReadable(smaps)) {

@@ -8,13 +8,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.cyclediffusion.core.config.ModelFolder;
-import org.cyclediffusion.core.spi.Conditioning;
 import org.cyclediffusion.core.spi.DType;
-import org.cyclediffusion.core.spi.Device;
 import org.cyclediffusion.core.spi.EditPhase;
 import org.cyclediffusion.core.tensor.FloatTensor;
 import org.cyclediffusion.core.testing.Fixtures;
-import org.cyclediffusion.core.testing.Golden;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,12 +30,12 @@ class OrtMappedWeightsTest {
         Assumptions.assumeTrue(Files.isReadable(Path.of("/proc/self/smaps")), "/proc/self/smaps and madvise: Linux only");
         Path folder = Fixtures.model("tiny-sd-onnx");
         OrtModelCache cache = OrtModelCache.at(cacheDir);
-        try (OrtModels first = OrtModels.open(ModelFolder.open(folder), DType.FLOAT32, factory(cache))) {
-            unetCase1(first); // the first start writes the cache entries
+        try (OrtModels first = OrtModels.open(ModelFolder.open(folder), DType.FLOAT32, OrtModelCacheTest.factory(cache))) {
+            OrtModelCacheTest.unetCase1(first); // the first start writes the cache entries
         }
-        OrtSessionFactory factory = factory(cache);
+        OrtSessionFactory factory = OrtModelCacheTest.factory(cache);
         try (OrtModels m = OrtModels.open(ModelFolder.open(folder), DType.FLOAT32, factory)) {
-            FloatTensor before = unetCase1(m);
+            FloatTensor before = OrtModelCacheTest.unetCase1(m);
             List<Path> unetDirs = factory.mappedFrom(folder.resolve("unet").resolve("model.onnx"));
             List<Path> textDirs = factory.mappedFrom(folder.resolve("text_encoder").resolve("model.onnx"));
             assertEquals(2, unetDirs.size(), "loaded from the cache: " + unetDirs);
@@ -50,23 +47,13 @@ class OrtMappedWeightsTest {
             assertEquals(0, resident(unetDirs), "the UNet's mapped pages are released (" + unetResident + " bytes before)");
             assertEquals(textResident, resident(textDirs), "the text encoder's are not");
 
-            assertArrayEquals(before.data(), unetCase1(m).data(), "the same numbers from pages read back");
+            assertArrayEquals(before.data(), OrtModelCacheTest.unetCase1(m).data(), "the same numbers from pages read back");
             assertTrue(resident(unetDirs) > 0, "read back when used again");
         }
     }
 
-    private static OrtSessionFactory factory(OrtModelCache cache) {
-        return new OrtSessionFactory(Device.CPU, OrtSessionFactory.Tuning.defaults(), cache);
-    }
-
     private static long resident(List<Path> dirs) {
-        return dirs.stream().flatMap(d -> OrtMappedWeights.under(d).stream()).filter(w -> w.anonymousBytes() == 0)
+        return OrtMappedWeights.under(dirs).stream().filter(w -> w.anonymousBytes() == 0)
                 .mapToLong(OrtMappedWeights.Mapping::rssBytes).sum();
-    }
-
-    private static FloatTensor unetCase1(OrtModels m) {
-        try (Golden g = Golden.open("unet_tiny_sd"); Conditioning c = m.unet().condition(g.f32("case1_encoder_hidden_states"))) {
-            return m.unet().predict(g.f32("case1_sample"), g.i64("case1_timestep")[0], c);
-        }
     }
 }

@@ -37,7 +37,7 @@ class OrtModelCacheTest {
     @TempDir
     Path modelDir;
 
-    private static OrtSessionFactory factory(OrtModelCache cache) {
+    static OrtSessionFactory factory(OrtModelCache cache) {
         return new OrtSessionFactory(Device.CPU, OrtSessionFactory.Tuning.defaults(), cache);
     }
 
@@ -177,7 +177,8 @@ class OrtModelCacheTest {
         return unet;
     }
 
-    private static FloatTensor unetCase1(Models m) {
+    /** The tiny UNet on the golden's case 1 (also used by {@code OrtMappedWeightsTest}). */
+    static FloatTensor unetCase1(Models m) {
         try (Golden g = Golden.open("unet_tiny_sd"); Conditioning c = m.unet().condition(g.f32("case1_encoder_hidden_states"))) {
             return m.unet().predict(g.f32("case1_sample"), g.i64("case1_timestep")[0], c);
         }
